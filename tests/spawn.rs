@@ -1,0 +1,1 @@
+// Spawner integration tests (issue 3).

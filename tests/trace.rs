@@ -1,0 +1,1 @@
+// Tracer integration tests (issue 2).
