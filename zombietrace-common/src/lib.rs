@@ -1,1 +1,252 @@
+//! The records the kernel programs write into the ring buffer, and the load-time settings the
+//! userspace loader hands to them. Shared by both halves; `#[repr(C)]` with no implicit padding
+//! (every struct is laid out by hand and checked by `const` assertions), so `Pod` is sound.
 #![no_std]
+
+pub const TASK_COMM_LEN: usize = 16;
+/// How many pid-namespace levels an event carries (init namespace = level 0).
+pub const MAX_NS_LEVELS: usize = 4;
+
+/// Event kinds (`Header::kind`).
+pub mod kind {
+    /// A thread group became reapable (its exit was notified to its parent).
+    pub const ZOMBIE: u32 = 1;
+    /// An exiting parent handed one of its zombie children to a new parent.
+    pub const REPARENT: u32 = 2;
+    /// A wait4/waitid call returned a child's exit (a reap, unless WNOWAIT).
+    pub const WAIT: u32 = 3;
+    /// The kernel freed a thread-group leader's task (RCU-delayed; closes the books).
+    pub const FREE: u32 = 4;
+    /// A non-leader thread exited (released at once); only with `--threads`.
+    pub const THREAD_EXIT: u32 = 5;
+}
+
+/// `ZombieEvent::flags` / `ReparentEvent::flags`.
+pub mod zflag {
+    /// The parent ignores SIGCHLD (SIG_IGN): the kernel releases the child in its own exit.
+    pub const AUTOREAP_IGNORED: u32 = 1 << 0;
+    /// The parent set SA_NOCLDWAIT: the kernel releases the child in its own exit.
+    pub const AUTOREAP_NOCLDWAIT: u32 = 1 << 1;
+    /// No exit signal was sent (SIG_IGN parent, or exit_signal 0): the event comes from the
+    /// exit hook, so its timestamp is the start of the exit, not the notification.
+    pub const SILENT: u32 = 1 << 2;
+    /// The child's exit signal is not SIGCHLD (clone with another or no exit signal).
+    pub const NON_SIGCHLD: u32 = 1 << 3;
+}
+
+/// `WaitEvent::call`.
+pub mod call {
+    pub const WAIT4: u32 = 1;
+    pub const WAITID: u32 = 2;
+    pub const WAITID_PIDFD: u32 = 3;
+}
+
+/// `WaitEvent::status` when the wait status could not be read.
+pub const STATUS_UNKNOWN: u32 = u32::MAX;
+
+/// Indexes of the per-CPU counters array (`COUNTERS` map).
+pub mod counter {
+    /// Ring-buffer reservations that failed: events lost.
+    pub const RINGBUF_LOST: u32 = 0;
+    /// Original-parent map full: a new process's first parent was not recorded.
+    pub const PARENT_MAP_FULL: u32 = 1;
+    /// In-flight wait-call map full: a wait's arguments were not recorded.
+    pub const WAIT_MAP_FULL: u32 = 2;
+    /// Kernel memory reads that failed (fields reported as 0).
+    pub const READ_FAILED: u32 = 3;
+    pub const LEN: u32 = 4;
+}
+
+/// Capacities of the kernel maps (stated in the README and the summary).
+pub const PARENT_MAP_ENTRIES: u32 = 131_072;
+pub const WAIT_MAP_ENTRIES: u32 = 16_384;
+pub const RING_BUF_BYTES: u32 = 4 << 20;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    pub kind: u32,
+    pub cpu: u32,
+    /// bpf_ktime_get_ns(): CLOCK_MONOTONIC.
+    pub ts_ns: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZombieEvent {
+    pub header: Header,
+    /// Thread-group leader's start_time (CLOCK_MONOTONIC ns): with `tgid`, the identity.
+    pub start_ns: u64,
+    /// Leader's start_boottime (CLOCK_BOOTTIME ns): what /proc/PID/stat reports in ticks.
+    pub start_boottime_ns: u64,
+    pub parent_start_ns: u64,
+    pub tgid: u32,
+    /// The thread whose exit made the group reapable.
+    pub tid: u32,
+    /// The parent notified (real parent's tgid at that moment).
+    pub ppid: u32,
+    /// The parent that forked it, if known (0 = unknown).
+    pub orig_ppid: u32,
+    /// Wait status as wait(2) reports it (exit code << 8, or signal | 0x80 if core dumped).
+    pub status: u32,
+    pub flags: u32,
+    /// Level of the zombie's own pid namespace; `nspid[0..=level]` are its pids (0 = init ns).
+    pub ns_level: u32,
+    pub nspid: [u32; MAX_NS_LEVELS],
+    pub parent_ns_level: u32,
+    pub comm: [u8; TASK_COMM_LEN],
+    pub parent_comm: [u8; TASK_COMM_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReparentEvent {
+    pub header: Header,
+    pub new_parent_start_ns: u64,
+    /// The exiting old parent's tgid.
+    pub old_ppid: u32,
+    pub new_ppid: u32,
+    /// The zombie's pid in the new parent's pid namespace (the only handle the kernel gives).
+    pub ns_pid: u32,
+    pub new_parent_ns_level: u32,
+    pub status: u32,
+    pub flags: u32,
+    pub new_parent_comm: [u8; TASK_COMM_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitEvent {
+    pub header: Header,
+    pub reaper_tgid: u32,
+    pub reaper_tid: u32,
+    /// The reaped child's pid in the caller's pid namespace.
+    pub pid: u32,
+    /// Level of the caller's pid namespace.
+    pub ns_level: u32,
+    pub call: u32,
+    /// Wait status read from the caller's buffer, or `STATUS_UNKNOWN`.
+    pub status: u32,
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeEvent {
+    pub header: Header,
+    pub start_ns: u64,
+    pub tgid: u32,
+    /// Wait status computed from the task (for exits that sent no signal).
+    pub status: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadExitEvent {
+    pub header: Header,
+    pub tgid: u32,
+    pub tid: u32,
+    pub status: u32,
+    pub _reserved: u32,
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+/// Field offsets inside kernel structures, resolved from the running kernel's BTF at load time
+/// (and tracepoint record offsets from tracefs), handed to the programs as a read-only global.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offsets {
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_flags: u32,
+    pub task_exit_state: u32,
+    pub task_exit_code: u32,
+    pub task_exit_signal: u32,
+    pub task_comm: u32,
+    pub task_start_time: u32,
+    pub task_start_boottime: u32,
+    pub task_real_parent: u32,
+    pub task_group_leader: u32,
+    pub task_signal: u32,
+    pub task_sighand: u32,
+    pub task_thread_pid: u32,
+    pub signal_live: u32,
+    pub signal_flags: u32,
+    pub signal_group_exit_code: u32,
+    pub sighand_action: u32,
+    pub k_sigaction_size: u32,
+    /// Offset of `sa.sa_handler` inside `struct k_sigaction`.
+    pub k_sigaction_handler: u32,
+    /// Offset of `sa.sa_flags` inside `struct k_sigaction`.
+    pub k_sigaction_flags: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    /// syscalls/sys_exit_{wait4,waitid}: `ret`.
+    pub tp_exit_ret: u32,
+    /// syscalls/sys_enter_wait4: `stat_addr`, `options`.
+    pub tp_wait4_stat_addr: u32,
+    pub tp_wait4_options: u32,
+    /// syscalls/sys_enter_waitid: `which`, `upid`, `infop`, `options`.
+    pub tp_waitid_which: u32,
+    pub tp_waitid_upid: u32,
+    pub tp_waitid_infop: u32,
+    pub tp_waitid_options: u32,
+}
+
+/// What to trace, set at load time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Only zombies with this tgid (0 = any).
+    pub filter_pid: u32,
+    /// Only zombies whose parent (or original parent) has this tgid (0 = any).
+    pub filter_ppid: u32,
+    /// `setting::*` bits.
+    pub flags: u32,
+    pub _reserved: u32,
+    /// With `setting::FILTER_COMM`: only zombies whose own or parent's comm is this.
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+pub mod setting {
+    pub const THREADS: u32 = 1 << 0;
+    pub const FILTER_COMM: u32 = 1 << 1;
+}
+
+/// One in-flight wait call (keyed by thread id): what sys_exit needs from sys_enter.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitArgs {
+    /// User pointer to the status int (wait4) or the siginfo (waitid); 0 = none.
+    pub user_ptr: u64,
+    pub options: u32,
+    pub call: u32,
+    /// waitid's `which` / `upid` (to name the child when `infop` is NULL and `which` is P_PID).
+    pub which: u32,
+    pub id: u32,
+}
+
+// No implicit padding anywhere: the sizes are exactly the sum of the fields.
+const _: () = {
+    assert!(core::mem::size_of::<Header>() == 16);
+    assert!(core::mem::size_of::<ZombieEvent>() == 16 + 24 + 48 + 32);
+    assert!(core::mem::size_of::<ReparentEvent>() == 16 + 8 + 24 + 16);
+    assert!(core::mem::size_of::<WaitEvent>() == 16 + 24 + 16);
+    assert!(core::mem::size_of::<FreeEvent>() == 16 + 8 + 8);
+    assert!(core::mem::size_of::<ThreadExitEvent>() == 16 + 16 + 16);
+    assert!(core::mem::size_of::<Offsets>() == 32 * 4);
+    assert!(core::mem::size_of::<Settings>() == 16 + 16);
+    assert!(core::mem::size_of::<WaitArgs>() == 24);
+};
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY: all are #[repr(C)], Copy, made only of integers and byte arrays, with no implicit
+    // padding (checked by the size assertions above), so every bit pattern is valid.
+    unsafe impl aya::Pod for Offsets {}
+    unsafe impl aya::Pod for Settings {}
+    unsafe impl aya::Pod for WaitArgs {}
+}

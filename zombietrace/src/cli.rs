@@ -2,13 +2,30 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_duration;
 
+/// See, live, every process that exits, how long it stays a zombie (defunct) before its parent
+/// reaps it, who reaps it and how. Needs root (or CAP_BPF and CAP_PERFMON).
+///
+/// Each line is a lifecycle event: `zombie` when a process (thread group) has exited and its
+/// parent has been told, `reap` when the zombie is released, with how long it was defunct, the
+/// reaper and how (wait4, waitid, autoreap, reparented, thread, kernel). Ctrl-C or SIGTERM stops
+/// tracing and prints a summary: events seen, reaps by kind, zombies still outstanding with their
+/// parents, and events lost.
 #[derive(Debug, Parser)]
-#[command(name = "zombietrace", version, about, long_about = None)]
+#[command(
+    name = "zombietrace",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -19,7 +36,63 @@ pub enum Command {
     Spawn(crate::spawn::SpawnArgs),
 }
 
-#[allow(dead_code)]
-fn _duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Print JSON Lines (one object per event, see docs/json.md) instead of columns.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only this process (its tgid).
+    #[arg(short, long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Only children of this parent (its tgid; the parent that forked them counts too).
+    #[arg(long, value_name = "PID")]
+    pub ppid: Option<u32>,
+
+    /// Only processes whose own or parent's command name (comm, first 15 bytes) is NAME.
+    #[arg(short, long, value_name = "NAME")]
+    pub comm: Option<String>,
+
+    /// Only reaps that waited at least this long, and zombies once they have waited that long
+    /// (e.g. 250ms, 2s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_zombie: Option<Duration>,
+
+    /// Also report non-leader threads as they exit (reap kind `thread`).
+    #[arg(long)]
+    pub threads: bool,
+
+    /// Stop by itself after this long (e.g. 30s), as if Ctrl-C had been pressed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_filters() {
+        let cli = Cli::try_parse_from([
+            "zombietrace",
+            "--json",
+            "--ppid",
+            "7",
+            "--min-zombie",
+            "250ms",
+        ])
+        .unwrap();
+        assert!(cli.trace.json);
+        assert_eq!(cli.trace.ppid, Some(7));
+        assert_eq!(cli.trace.min_zombie, Some(Duration::from_millis(250)));
+        assert!(Cli::try_parse_from(["zombietrace", "--min-zombie", "250"]).is_err());
+    }
 }

@@ -20,7 +20,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => 1e9,
         "m" | "min" => 60e9,
         "h" => 3600e9,
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ns, us, ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use ns, us, ms, s, m or h"
+            ));
+        }
     };
     let ns = value * ns_per_unit;
     if !ns.is_finite() || ns < 0.0 || ns > u64::MAX as f64 {
@@ -65,7 +69,11 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert!(parse_duration("30").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5parsecs").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("5parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(parse_duration("ms").is_err());
         assert!(parse_duration("").is_err());
     }

@@ -1,6 +1,18 @@
 mod cli;
+mod clock;
+mod config;
+mod decode;
 mod duration;
+mod filter;
+mod kernel;
+mod model;
+mod output;
+mod procscan;
+mod record;
 mod spawn;
+mod summary;
+mod trace;
+mod tracker;
 
 use std::process::ExitCode;
 
@@ -8,15 +20,19 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let result = match cli.command {
-        Some(cli::Command::Spawn(args)) => spawn::run(args),
-        None => Ok(ExitCode::SUCCESS),
-    };
-    match result {
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("zombietrace: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        // The spawner forks: it runs before (and without) any async runtime or threads.
+        Some(cli::Command::Spawn(args)) => spawn::run(args),
+        None => trace::run(config::Config::from_args(cli.trace)),
     }
 }

@@ -1,0 +1,84 @@
+//! Maps, load-time globals, counters and the ring-buffer writer shared by every program.
+
+use aya_ebpf::{
+    bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    macros::map,
+    maps::{HashMap, PerCpuArray, RingBuf},
+};
+use zombietrace_common::{
+    Offsets, PARENT_MAP_ENTRIES, RING_BUF_BYTES, Settings, WAIT_MAP_ENTRIES, WaitArgs, counter,
+};
+
+/// Field offsets resolved by the loader from the running kernel's BTF (see `Offsets`).
+#[unsafe(no_mangle)]
+pub static OFFSETS: Offsets = unsafe { core::mem::zeroed() };
+
+/// Filters and switches chosen on the command line.
+#[unsafe(no_mangle)]
+pub static SETTINGS: Settings = unsafe { core::mem::zeroed() };
+
+/// Reads one field of a load-time global. `read_volatile` keeps the compiler from folding the
+/// zero initialiser; the verifier sees the real (frozen) value.
+#[macro_export]
+macro_rules! off {
+    ($field:ident) => {
+        unsafe { core::ptr::read_volatile(&$crate::maps::OFFSETS.$field) }
+    };
+}
+
+#[macro_export]
+macro_rules! setting {
+    ($field:ident) => {
+        unsafe { core::ptr::read_volatile(&$crate::maps::SETTINGS.$field) }
+    };
+}
+
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BUF_BYTES, 0);
+
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::LEN, 0);
+
+/// New process's tgid -> the tgid of the process that forked it (to tell reparented reaps).
+#[map]
+pub static ORIG_PARENT: HashMap<u32, u32> = HashMap::with_max_entries(PARENT_MAP_ENTRIES, 0);
+
+/// Thread id -> arguments of its wait call in flight.
+#[map]
+pub static WAIT_ARGS: HashMap<u32, WaitArgs> = HashMap::with_max_entries(WAIT_MAP_ENTRIES, 0);
+
+#[inline(always)]
+pub fn count(index: u32) {
+    if let Some(slot) = COUNTERS.get_ptr_mut(index) {
+        // Per-CPU slot: no other writer.
+        unsafe { *slot += 1 };
+    }
+}
+
+/// Writes `event` to the ring buffer, or counts it lost. Wake-ups are batched: userspace polls
+/// on a short timer, and is woken early only when the buffer is an eighth full.
+#[inline(always)]
+pub fn emit<T: Copy + 'static>(event: &T) {
+    let backlog = EVENTS.query(aya_ebpf::bindings::BPF_RB_AVAIL_DATA as u64);
+    let flags = if backlog > (RING_BUF_BYTES / 8) as u64 {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    } as u64;
+    match EVENTS.reserve::<T>(0) {
+        Some(mut entry) => {
+            entry.write(*event);
+            entry.submit(flags);
+        }
+        None => count(counter::RINGBUF_LOST),
+    }
+}
+
+/// Ends a program: a failed read is counted (and the event, if any, was not sent).
+#[inline(always)]
+pub fn finish(result: Result<(), i32>) -> u32 {
+    if result.is_err() {
+        count(counter::READ_FAILED);
+    }
+    0
+}

@@ -1,0 +1,103 @@
+//! sched_process_{fork,exit,free}: who forked whom, exits that notify nobody, and the final free.
+
+use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
+use zombietrace_common::{FreeEvent, ThreadExitEvent, counter, kind, setting, zflag};
+
+use crate::{
+    maps::{ORIG_PARENT, count, emit, finish},
+    setting,
+    task::{SIGCHLD, Task},
+    zombie::{header, zombie_event},
+};
+
+/// Records each new process's first parent, so a later reap by someone else is `reparented`.
+#[raw_tracepoint(tracepoint = "sched_process_fork")]
+pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
+    finish(try_sched_process_fork(&ctx)) as i32
+}
+
+fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<(), i32> {
+    let child = Task(ctx.arg::<*const u8>(1));
+    let tgid = child.tgid()?;
+    if child.pid()? != tgid {
+        return Ok(()); // a new thread, not a new process
+    }
+    // real_parent, not the forking task: CLONE_PARENT makes the forker's parent the parent.
+    let parent = child.real_parent()?.tgid()?;
+    if ORIG_PARENT.insert(&tgid, &parent, 0).is_err() {
+        count(counter::PARENT_MAP_FULL);
+    }
+    Ok(())
+}
+
+/// Exits that send no SIGCHLD (parent ignores it, or no exit signal) are seen here, at the start
+/// of the exit; so are non-leader threads with `--threads`.
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
+    finish(try_sched_process_exit(&ctx)) as i32
+}
+
+fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
+    // Only args[0] (the task): kernels before 6.16 have no second argument, and reading one
+    // would make the attach fail there.
+    let task = Task(ctx.arg::<*const u8>(0));
+    let tid = task.pid()?;
+    let tgid = task.tgid()?;
+    if tid != tgid && setting!(flags) & setting::THREADS != 0 {
+        emit(&ThreadExitEvent {
+            header: header(kind::THREAD_EXIT),
+            tgid,
+            tid,
+            status: task.exit_code()?,
+            _reserved: 0,
+            comm: task.comm()?,
+        });
+    }
+    if task.live_threads()? != 0 {
+        return Ok(()); // other threads live on: not reapable yet
+    }
+    let leader = task.group_leader()?;
+    let parent = leader.real_parent()?;
+    let exit_signal = leader.exit_signal()?;
+    let disposition = parent.sigchld_disposition()?;
+    let silent =
+        exit_signal == 0 || (exit_signal == SIGCHLD && disposition & zflag::AUTOREAP_IGNORED != 0);
+    if !silent {
+        return Ok(()); // signal_generate will see the notification
+    }
+    let mut flags = zflag::SILENT;
+    if exit_signal == SIGCHLD {
+        flags |= disposition;
+    } else {
+        flags |= zflag::NON_SIGCHLD;
+        // With no exit signal the kernel releases it at once only if the parent ignores SIGCHLD.
+        flags |= disposition & zflag::AUTOREAP_IGNORED;
+    }
+    if let Some(event) = zombie_event(leader, tid, parent, flags)? {
+        emit(&event);
+    }
+    Ok(())
+}
+
+/// The task is freed (after an RCU grace period, possibly seconds after the release): closes
+/// the books on releases that no wait call showed.
+#[raw_tracepoint(tracepoint = "sched_process_free")]
+pub fn sched_process_free(ctx: RawTracePointContext) -> i32 {
+    finish(try_sched_process_free(&ctx)) as i32
+}
+
+fn try_sched_process_free(ctx: &RawTracePointContext) -> Result<(), i32> {
+    let task = Task(ctx.arg::<*const u8>(0));
+    let tgid = task.tgid()?;
+    if task.pid()? != tgid {
+        return Ok(());
+    }
+    let _ = ORIG_PARENT.remove(&tgid); // absent when it was never recorded: nothing to do
+    emit(&FreeEvent {
+        header: header(kind::FREE),
+        start_ns: task.start_ns()?,
+        tgid,
+        status: task.wait_status()?,
+    });
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! signal_generate: the moment a thread group becomes a zombie is when its exit is notified to
+//! the parent (exit_notify → do_notify_parent), which queues the child-exit signal here. The same
+//! notification, sent by an exiting parent to the new parent of one of its zombies, is a reparent.
+
+use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
+use zombietrace_common::{ReparentEvent, kind, zflag};
+
+use crate::{
+    maps::{emit, finish},
+    task::{PF_EXITING, SIGCHLD, Task, read},
+    zombie::{header, zombie_event},
+};
+
+/// siginfo's si_code for a child that exited, was killed, or dumped core.
+const CLD_EXITED: i32 = 1;
+const CLD_DUMPED: i32 = 3;
+
+#[raw_tracepoint(tracepoint = "signal_generate")]
+pub fn signal_generate(ctx: RawTracePointContext) -> i32 {
+    finish(try_signal_generate(&ctx)) as i32
+}
+
+fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
+    // TP_PROTO(int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+    let sig = ctx.arg::<u64>(0) as u32;
+    let info = ctx.arg::<*const u8>(1);
+    // SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) are not pointers.
+    if (info as usize) < 4096 {
+        return Ok(());
+    }
+    let current = Task::current();
+    if current.flags()? & PF_EXITING == 0 {
+        return Ok(());
+    }
+    // kernel_siginfo: si_signo @0, si_errno @4, si_code @8, then _sigchld {pid @16, uid @20,
+    // status @24}: a fixed ABI layout.
+    let si_code: i32 = read(info, 8)?;
+    if !(CLD_EXITED..=CLD_DUMPED).contains(&si_code) {
+        return Ok(());
+    }
+    let receiver = Task(ctx.arg::<*const u8>(2));
+    let disposition = if sig == SIGCHLD {
+        receiver.sigchld_disposition()? & zflag::AUTOREAP_NOCLDWAIT
+    } else {
+        zflag::NON_SIGCHLD
+    };
+    if current.exit_state()? != 0 {
+        // The group's own notification: sent by its last exiting thread (the leader, or the last
+        // other thread releasing itself after the leader).
+        let leader = current.group_leader()?;
+        if let Some(event) = zombie_event(leader, current.pid()?, receiver, disposition)? {
+            emit(&event);
+        }
+        return Ok(());
+    }
+    // An exiting parent (exit_state not yet set) re-notifying one of its zombie children to
+    // the child's new parent (forget_original_parent → reparent_leader).
+    let si_pid: u32 = read(info, 16)?;
+    let si_status: u32 = read(info, 24)?;
+    let new_parent = receiver.group_leader()?;
+    emit(&ReparentEvent {
+        header: header(kind::REPARENT),
+        new_parent_start_ns: new_parent.start_ns()?,
+        old_ppid: current.tgid()?,
+        new_ppid: receiver.tgid()?,
+        ns_pid: si_pid,
+        new_parent_ns_level: receiver.ns_level()?,
+        status: siginfo_status(si_code, si_status),
+        flags: disposition,
+        new_parent_comm: new_parent.comm()?,
+    });
+    Ok(())
+}
+
+/// The wait status that a child-exit siginfo describes.
+#[inline(always)]
+pub fn siginfo_status(si_code: i32, si_status: u32) -> u32 {
+    match si_code {
+        CLD_EXITED => (si_status & 0xff) << 8,
+        CLD_DUMPED => (si_status & 0x7f) | 0x80,
+        _ => si_status & 0x7f,
+    }
+}

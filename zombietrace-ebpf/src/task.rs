@@ -1,0 +1,151 @@
+//! Reading `struct task_struct` (and what hangs off it) at the offsets the loader resolved from
+//! this kernel's BTF. Every read is a `bpf_probe_read_kernel`; a failure is an `Err`.
+
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
+use zombietrace_common::{MAX_NS_LEVELS, TASK_COMM_LEN, zflag};
+
+use crate::off;
+
+pub const PF_EXITING: u32 = 0x4;
+pub const SIGCHLD: u32 = 17;
+const SIG_IGN: u64 = 1;
+const SA_NOCLDWAIT: u64 = 2;
+/// `SIGNAL_GROUP_EXIT` in `signal_struct::flags` (0x4 on every kernel since 2.6.x).
+const SIGNAL_GROUP_EXIT: u32 = 0x4;
+
+#[inline(always)]
+pub fn read<T>(base: *const u8, offset: u32) -> Result<T, i32> {
+    unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize).cast::<T>()) }
+}
+
+#[derive(Clone, Copy)]
+pub struct Task(pub *const u8);
+
+impl Task {
+    #[inline(always)]
+    pub fn current() -> Self {
+        Self(unsafe { bpf_get_current_task() } as *const u8)
+    }
+
+    #[inline(always)]
+    pub fn pid(self) -> Result<u32, i32> {
+        read(self.0, off!(task_pid))
+    }
+
+    #[inline(always)]
+    pub fn tgid(self) -> Result<u32, i32> {
+        read(self.0, off!(task_tgid))
+    }
+
+    #[inline(always)]
+    pub fn flags(self) -> Result<u32, i32> {
+        read(self.0, off!(task_flags))
+    }
+
+    #[inline(always)]
+    pub fn exit_state(self) -> Result<i32, i32> {
+        read(self.0, off!(task_exit_state))
+    }
+
+    #[inline(always)]
+    pub fn exit_code(self) -> Result<u32, i32> {
+        read(self.0, off!(task_exit_code))
+    }
+
+    #[inline(always)]
+    pub fn exit_signal(self) -> Result<u32, i32> {
+        read(self.0, off!(task_exit_signal))
+    }
+
+    #[inline(always)]
+    pub fn comm(self) -> Result<[u8; TASK_COMM_LEN], i32> {
+        read(self.0, off!(task_comm))
+    }
+
+    #[inline(always)]
+    pub fn start_ns(self) -> Result<u64, i32> {
+        read(self.0, off!(task_start_time))
+    }
+
+    #[inline(always)]
+    pub fn start_boottime_ns(self) -> Result<u64, i32> {
+        read(self.0, off!(task_start_boottime))
+    }
+
+    #[inline(always)]
+    pub fn real_parent(self) -> Result<Task, i32> {
+        read::<*const u8>(self.0, off!(task_real_parent)).map(Task)
+    }
+
+    #[inline(always)]
+    pub fn group_leader(self) -> Result<Task, i32> {
+        read::<*const u8>(self.0, off!(task_group_leader)).map(Task)
+    }
+
+    #[inline(always)]
+    fn signal(self) -> Result<*const u8, i32> {
+        read(self.0, off!(task_signal))
+    }
+
+    /// Threads of the group still alive (`signal->live`); 0 once the last one is exiting.
+    #[inline(always)]
+    pub fn live_threads(self) -> Result<i32, i32> {
+        read(self.signal()?, off!(signal_live))
+    }
+
+    /// The status wait(2) will report for this (leader) task, as `wait_task_zombie` computes it.
+    #[inline(always)]
+    pub fn wait_status(self) -> Result<u32, i32> {
+        let signal = self.signal()?;
+        let flags: u32 = read(signal, off!(signal_flags))?;
+        if flags & SIGNAL_GROUP_EXIT != 0 {
+            read(signal, off!(signal_group_exit_code))
+        } else {
+            self.exit_code()
+        }
+    }
+
+    /// `zflag::AUTOREAP_*` bits for a child of this parent: how it handles SIGCHLD.
+    #[inline(always)]
+    pub fn sigchld_disposition(self) -> Result<u32, i32> {
+        let sighand: *const u8 = read(self.0, off!(task_sighand))?;
+        let action = sighand
+            .wrapping_add(off!(sighand_action) as usize)
+            .wrapping_add((SIGCHLD as usize - 1) * off!(k_sigaction_size) as usize);
+        let handler: u64 = read(action, off!(k_sigaction_handler))?;
+        let flags: u64 = read(action, off!(k_sigaction_flags))?;
+        let mut bits = 0;
+        if handler == SIG_IGN {
+            bits |= zflag::AUTOREAP_IGNORED;
+        }
+        if flags & SA_NOCLDWAIT != 0 {
+            bits |= zflag::AUTOREAP_NOCLDWAIT;
+        }
+        Ok(bits)
+    }
+
+    /// Level of this task's pid namespace (0 = the initial namespace).
+    #[inline(always)]
+    pub fn ns_level(self) -> Result<u32, i32> {
+        let pid: *const u8 = read(self.0, off!(task_thread_pid))?;
+        read(pid, off!(pid_level))
+    }
+
+    /// The task's pid at each namespace level `0..=level` (up to `MAX_NS_LEVELS`).
+    #[inline(always)]
+    pub fn ns_pids(self) -> Result<(u32, [u32; MAX_NS_LEVELS]), i32> {
+        let pid: *const u8 = read(self.0, off!(task_thread_pid))?;
+        let level: u32 = read(pid, off!(pid_level))?;
+        let mut nrs = [0u32; MAX_NS_LEVELS];
+        let numbers = pid.wrapping_add(off!(pid_numbers) as usize);
+        let stride = off!(upid_size) as usize;
+        let nr = off!(upid_nr);
+        for (i, slot) in nrs.iter_mut().enumerate() {
+            if i as u32 > level {
+                break;
+            }
+            *slot = read(numbers.wrapping_add(i * stride), nr)?;
+        }
+        Ok((level, nrs))
+    }
+}

@@ -1,0 +1,165 @@
+//! wait4 / waitid: a reap happens inside the wait call; its return is the reap time.
+//! The entry probes keep what the return needs (the user buffer that names the child and holds
+//! its status, and the options); the return probes emit a `WaitEvent` for each child reaped.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_user},
+    macros::tracepoint,
+    programs::TracePointContext,
+};
+use zombietrace_common::{STATUS_UNKNOWN, WaitArgs, WaitEvent, call, counter, kind};
+
+use crate::{
+    maps::{WAIT_ARGS, count, emit, finish},
+    off,
+    signal::siginfo_status,
+    task::Task,
+    zombie::header,
+};
+
+const WUNTRACED: u32 = 0x2;
+const WCONTINUED: u32 = 0x8;
+const WNOWAIT: u32 = 0x0100_0000;
+const P_PID: u32 = 1;
+const P_PIDFD: u32 = 3;
+
+#[inline(always)]
+fn field<T>(ctx: &TracePointContext, offset: u32) -> Result<T, i32> {
+    unsafe { ctx.read_at::<T>(offset as usize) }
+}
+
+#[inline(always)]
+fn current_tid() -> u32 {
+    bpf_get_current_pid_tgid() as u32
+}
+
+#[inline(always)]
+fn remember(args: &WaitArgs) {
+    if WAIT_ARGS.insert(&current_tid(), args, 0).is_err() {
+        count(counter::WAIT_MAP_FULL);
+    }
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_wait4")]
+pub fn sys_enter_wait4(ctx: TracePointContext) -> u32 {
+    finish(try_enter_wait4(&ctx))
+}
+
+fn try_enter_wait4(ctx: &TracePointContext) -> Result<(), i32> {
+    let options = field::<u64>(ctx, off!(tp_wait4_options))? as u32;
+    // Only a call that may report a stopped or continued child needs its status checked.
+    if options & (WUNTRACED | WCONTINUED) != 0 {
+        remember(&WaitArgs {
+            user_ptr: field::<u64>(ctx, off!(tp_wait4_stat_addr))?,
+            options,
+            call: call::WAIT4,
+            which: 0,
+            id: 0,
+        });
+    }
+    Ok(())
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_wait4")]
+pub fn sys_exit_wait4(ctx: TracePointContext) -> u32 {
+    finish(try_exit_wait4(&ctx))
+}
+
+fn try_exit_wait4(ctx: &TracePointContext) -> Result<(), i32> {
+    let tid = current_tid();
+    let args = unsafe { WAIT_ARGS.get(&tid) }.copied();
+    if args.is_some() {
+        let _ = WAIT_ARGS.remove(&tid); // just read: present
+    }
+    let ret = field::<i64>(ctx, off!(tp_exit_ret))?;
+    if ret <= 0 {
+        return Ok(()); // error, or WNOHANG with nothing to report
+    }
+    let mut status = STATUS_UNKNOWN;
+    if let Some(args) = args
+        && args.user_ptr != 0
+        && let Ok(value) = unsafe { bpf_probe_read_user(args.user_ptr as *const u32) }
+    {
+        status = value;
+        let stopped = value & 0xff == 0x7f;
+        let continued = value == 0xffff;
+        if stopped || continued {
+            return Ok(()); // a job-control report, not a reap
+        }
+    }
+    emit_wait(ret as u32, call::WAIT4, status)
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_waitid")]
+pub fn sys_enter_waitid(ctx: TracePointContext) -> u32 {
+    finish(try_enter_waitid(&ctx))
+}
+
+fn try_enter_waitid(ctx: &TracePointContext) -> Result<(), i32> {
+    let options = field::<u64>(ctx, off!(tp_waitid_options))? as u32;
+    if options & WNOWAIT != 0 {
+        return Ok(()); // a peek: the child stays a zombie
+    }
+    let which = field::<u64>(ctx, off!(tp_waitid_which))? as u32;
+    remember(&WaitArgs {
+        user_ptr: field::<u64>(ctx, off!(tp_waitid_infop))?,
+        options,
+        call: if which == P_PIDFD {
+            call::WAITID_PIDFD
+        } else {
+            call::WAITID
+        },
+        which,
+        id: field::<u64>(ctx, off!(tp_waitid_upid))? as u32,
+    });
+    Ok(())
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_waitid")]
+pub fn sys_exit_waitid(ctx: TracePointContext) -> u32 {
+    finish(try_exit_waitid(&ctx))
+}
+
+fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
+    let tid = current_tid();
+    let Some(args) = (unsafe { WAIT_ARGS.get(&tid) }).copied() else {
+        return Ok(()); // a WNOWAIT peek, or entered before tracing began
+    };
+    let _ = WAIT_ARGS.remove(&tid); // just read: present
+    if field::<i64>(ctx, off!(tp_exit_ret))? != 0 {
+        return Ok(());
+    }
+    if args.user_ptr == 0 {
+        // No siginfo to read: only P_PID names the child.
+        let pid = if args.which == P_PID { args.id } else { 0 };
+        return emit_wait(pid, args.call, STATUS_UNKNOWN);
+    }
+    // siginfo: si_code @8, si_pid @16, si_status @24.
+    let infop = args.user_ptr as *const u8;
+    let si_pid: u32 = unsafe { bpf_probe_read_user(infop.wrapping_add(16).cast()) }?;
+    if si_pid == 0 {
+        return Ok(()); // WNOHANG and no child was ready
+    }
+    let si_code: i32 = unsafe { bpf_probe_read_user(infop.wrapping_add(8).cast()) }?;
+    if !(1..=3).contains(&si_code) {
+        return Ok(()); // stopped/continued/trapped: not a reap
+    }
+    let si_status: u32 = unsafe { bpf_probe_read_user(infop.wrapping_add(24).cast()) }?;
+    emit_wait(si_pid, args.call, siginfo_status(si_code, si_status))
+}
+
+#[inline(always)]
+fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    emit(&WaitEvent {
+        header: header(kind::WAIT),
+        reaper_tgid: (pid_tgid >> 32) as u32,
+        reaper_tid: pid_tgid as u32,
+        pid,
+        ns_level: Task::current().ns_level()?,
+        call,
+        status,
+        comm: bpf_get_current_comm().unwrap_or([0; 16]),
+    });
+    Ok(())
+}

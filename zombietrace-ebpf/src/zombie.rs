@@ -1,0 +1,77 @@
+//! Building a `ZombieEvent` (shared by the notification and the silent-exit paths) and the
+//! in-kernel filters.
+
+use aya_ebpf::helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns};
+use zombietrace_common::{Header, TASK_COMM_LEN, ZombieEvent, kind, setting};
+
+use crate::{maps::ORIG_PARENT, setting, task::Task};
+
+#[inline(always)]
+pub fn header(kind: u32) -> Header {
+    Header {
+        kind,
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+    }
+}
+
+/// The zombie event for the thread group led by `leader`, made reapable by thread `tid`, whose
+/// exit goes to `parent`; `None` when the command-line filters exclude it.
+#[inline(always)]
+pub fn zombie_event(
+    leader: Task,
+    tid: u32,
+    parent: Task,
+    flags: u32,
+) -> Result<Option<ZombieEvent>, i32> {
+    let tgid = leader.tgid()?;
+    let ppid = parent.tgid()?;
+    let orig_ppid = unsafe { ORIG_PARENT.get(&tgid) }.copied().unwrap_or(0);
+    let comm = leader.comm()?;
+    let parent_leader = parent.group_leader()?;
+    let parent_comm = parent_leader.comm()?;
+    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) {
+        return Ok(None);
+    }
+    let (ns_level, nspid) = leader.ns_pids()?;
+    Ok(Some(ZombieEvent {
+        header: header(kind::ZOMBIE),
+        start_ns: leader.start_ns()?,
+        start_boottime_ns: leader.start_boottime_ns()?,
+        parent_start_ns: parent_leader.start_ns()?,
+        tgid,
+        tid,
+        ppid,
+        orig_ppid,
+        status: leader.wait_status()?,
+        flags,
+        ns_level,
+        nspid,
+        parent_ns_level: parent.ns_level()?,
+        comm,
+        parent_comm,
+    }))
+}
+
+#[inline(always)]
+fn wanted(
+    tgid: u32,
+    ppid: u32,
+    orig_ppid: u32,
+    comm: &[u8; TASK_COMM_LEN],
+    parent_comm: &[u8; TASK_COMM_LEN],
+) -> bool {
+    let pid = setting!(filter_pid);
+    if pid != 0 && pid != tgid {
+        return false;
+    }
+    let want_ppid = setting!(filter_ppid);
+    if want_ppid != 0 && want_ppid != ppid && want_ppid != orig_ppid {
+        return false;
+    }
+    if setting!(flags) & setting::FILTER_COMM != 0 {
+        let want = setting!(comm);
+        return *comm == want || *parent_comm == want;
+    }
+    true
+}

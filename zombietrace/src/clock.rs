@@ -1,0 +1,46 @@
+//! CLOCK_MONOTONIC (the kernel's bpf_ktime_get_ns) and turning it into wall-clock time.
+
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and out-pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Maps monotonic timestamps to local wall-clock times of day.
+#[derive(Clone, Copy, Debug)]
+pub struct WallClock {
+    /// realtime − monotonic, in ns, sampled once.
+    offset_ns: i128,
+}
+
+impl WallClock {
+    pub fn now() -> Self {
+        let mono = monotonic_ns();
+        let real = clock_ns(libc::CLOCK_REALTIME);
+        WallClock {
+            offset_ns: real as i128 - mono as i128,
+        }
+    }
+
+    /// `HH:MM:SS.mmm` in local time.
+    pub fn time_of_day(&self, monotonic: u64) -> String {
+        let real_ns = (monotonic as i128 + self.offset_ns).max(0) as u64;
+        let secs = (real_ns / 1_000_000_000) as libc::time_t;
+        let millis = (real_ns / 1_000_000) % 1000;
+        // SAFETY: localtime_r writes only into `tm`.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        unsafe { libc::localtime_r(&secs, &mut tm) };
+        format!(
+            "{:02}:{:02}:{:02}.{millis:03}",
+            tm.tm_hour, tm.tm_min, tm.tm_sec
+        )
+    }
+}

@@ -1,0 +1,90 @@
+//! The user's filters (`--pid`, `--ppid`, `--comm`, `--min-zombie`), applied in userspace too:
+//! the kernel pre-filters zombie events, this decides what is tracked and what is shown.
+
+use crate::record::{Record, Zombie};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub pid: Option<u32>,
+    pub ppid: Option<u32>,
+    pub comm: Option<String>,
+    /// Only reaps that waited at least this long (and zombies once they have).
+    pub min_zombie_ns: u64,
+}
+
+impl Filter {
+    /// Whether to track this zombie (`orig_ppid`: the parent that forked it, if known).
+    pub fn wants(&self, zombie: &Zombie, orig_ppid: Option<u32>) -> bool {
+        if self.pid.is_some_and(|pid| pid != zombie.pid) {
+            return false;
+        }
+        if let Some(ppid) = self.ppid
+            && ppid != zombie.ppid
+            && orig_ppid != Some(ppid)
+        {
+            return false;
+        }
+        if let Some(comm) = &self.comm
+            && *comm != zombie.comm
+            && *comm != zombie.parent_comm
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Whether to print this record.
+    pub fn shows(&self, record: &Record) -> bool {
+        match record {
+            Record::Reap(reap) => reap.zombie_ns >= self.min_zombie_ns,
+            Record::Zombie(_) | Record::Lost { .. } => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Since;
+
+    fn zombie(pid: u32, ppid: u32, comm: &str, parent_comm: &str) -> Zombie {
+        Zombie {
+            pid,
+            nspid: None,
+            ppid,
+            comm: comm.into(),
+            parent_comm: parent_comm.into(),
+            status: Default::default(),
+            start_ns: Some(1),
+            ts_ns: 1,
+            since: Since::Notified,
+        }
+    }
+
+    #[test]
+    fn matches_child_or_parent() {
+        let f = Filter {
+            comm: Some("python3".into()),
+            ..Default::default()
+        };
+        assert!(f.wants(&zombie(1, 2, "python3", "bash"), None));
+        assert!(f.wants(&zombie(1, 2, "sleep", "python3"), None));
+        assert!(!f.wants(&zombie(1, 2, "sleep", "bash"), None));
+        let f = Filter {
+            ppid: Some(7),
+            ..Default::default()
+        };
+        assert!(f.wants(&zombie(1, 7, "a", "b"), None));
+        assert!(
+            f.wants(&zombie(1, 1, "a", "b"), Some(7)),
+            "original parent counts"
+        );
+        assert!(!f.wants(&zombie(1, 1, "a", "b"), Some(8)));
+        let f = Filter {
+            pid: Some(5),
+            ..Default::default()
+        };
+        assert!(f.wants(&zombie(5, 1, "a", "b"), None));
+        assert!(!f.wants(&zombie(6, 1, "a", "b"), None));
+    }
+}

@@ -1,0 +1,138 @@
+//! Loads the kernel programs with this kernel's offsets and the user's settings, attaches them,
+//! and hands back the ring buffer and counters. Dropping `Probes` detaches everything.
+
+use anyhow::{Context as _, Result, bail};
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{RawTracePoint, TracePoint},
+};
+use zombietrace_common::{Settings, counter};
+
+use super::{btf::Btf, offsets, privilege, tracefs};
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/zombietrace"));
+
+const RAW_TRACEPOINTS: [&str; 4] = [
+    "sched_process_fork",
+    "sched_process_exit",
+    "signal_generate",
+    "sched_process_free",
+];
+const SYSCALL_TRACEPOINTS: [&str; 4] = [
+    "sys_enter_wait4",
+    "sys_exit_wait4",
+    "sys_enter_waitid",
+    "sys_exit_waitid",
+];
+
+pub struct Probes {
+    /// Keeps the programs loaded and attached; `None` once detached.
+    ebpf: Option<Ebpf>,
+    counters: PerCpuArray<MapData, u64>,
+    pub attached: usize,
+}
+
+/// Kernel-side counters, summed over CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub lost: u64,
+    pub parent_map_full: u64,
+    pub wait_map_full: u64,
+    pub read_failed: u64,
+}
+
+impl Probes {
+    /// Loads and attaches everything; returns the probes and the ring buffer they write to.
+    pub fn load(
+        settings: Settings,
+        first_parents: &[(u32, u32)],
+    ) -> Result<(Probes, RingBuf<MapData>)> {
+        if OBJECT.is_empty() {
+            bail!("this binary was built without its eBPF programs (AYA_BUILD_SKIP was set)");
+        }
+        privilege::check_tracing_privileges().map_err(anyhow::Error::msg)?;
+        let root = tracefs::ensure_mounted()?;
+        let btf = Btf::from_sys()?;
+        let offsets =
+            offsets::resolve(&btf, &root).context("this kernel lacks a field zombietrace needs")?;
+        raise_memlock_limit();
+        let mut ebpf = EbpfLoader::new()
+            .override_global("OFFSETS", &offsets, true)
+            .override_global("SETTINGS", &settings, true)
+            .load(OBJECT)
+            .context("loading the eBPF programs")?;
+
+        // Seed the first-parent map before attaching, so processes that already exist are known.
+        {
+            let mut parents: HashMap<_, u32, u32> =
+                HashMap::try_from(ebpf.map_mut("ORIG_PARENT").context("ORIG_PARENT map")?)?;
+            for (pid, ppid) in first_parents {
+                // A full map only loses the reparent hint for old processes.
+                let _ = parents.insert(pid, ppid, 0);
+            }
+        }
+
+        let mut attached = 0;
+        for name in RAW_TRACEPOINTS {
+            let program: &mut RawTracePoint = ebpf
+                .program_mut(name)
+                .with_context(|| format!("program {name} missing from the object"))?
+                .try_into()?;
+            program
+                .load()
+                .with_context(|| format!("the verifier refused {name}"))?;
+            program
+                .attach(name)
+                .with_context(|| format!("attaching to raw tracepoint {name}"))?;
+            attached += 1;
+        }
+        for name in SYSCALL_TRACEPOINTS {
+            let program: &mut TracePoint = ebpf
+                .program_mut(name)
+                .with_context(|| format!("program {name} missing from the object"))?
+                .try_into()?;
+            program
+                .load()
+                .with_context(|| format!("the verifier refused {name}"))?;
+            program
+                .attach("syscalls", name)
+                .with_context(|| format!("attaching to tracepoint syscalls/{name}"))?;
+            attached += 1;
+        }
+        let events = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map")?)?;
+        let counters = PerCpuArray::try_from(ebpf.take_map("COUNTERS").context("COUNTERS map")?)?;
+        let probes = Probes {
+            ebpf: Some(ebpf),
+            counters,
+            attached,
+        };
+        Ok((probes, events))
+    }
+
+    /// Detaches and unloads every program. The ring buffer and counters stay readable.
+    pub fn detach(&mut self) {
+        self.ebpf = None;
+    }
+
+    pub fn counters(&self) -> Result<Counters> {
+        let sum =
+            |index: u32| -> Result<u64> { Ok(self.counters.get(&index, 0)?.iter().copied().sum()) };
+        Ok(Counters {
+            lost: sum(counter::RINGBUF_LOST)?,
+            parent_map_full: sum(counter::PARENT_MAP_FULL)?,
+            wait_map_full: sum(counter::WAIT_MAP_FULL)?,
+            read_failed: sum(counter::READ_FAILED)?,
+        })
+    }
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; lift it so the ring buffer fits.
+fn raise_memlock_limit() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // Failure only matters on old kernels, where the load then reports the real error.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+}

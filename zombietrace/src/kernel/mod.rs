@@ -1,0 +1,8 @@
+//! Everything that touches the running kernel: privileges, tracefs, BTF, resolving offsets and
+//! loading/attaching the programs.
+
+pub mod btf;
+pub mod loader;
+pub mod offsets;
+pub mod privilege;
+pub mod tracefs;

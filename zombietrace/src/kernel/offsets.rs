@@ -1,0 +1,102 @@
+//! Resolves every offset the kernel programs read, from this kernel's BTF and tracefs formats.
+//! aya has no CO-RE for Rust programs, so this is how one binary reads the right fields on every
+//! kernel build: nothing about `task_struct` is compiled in.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use zombietrace_common::Offsets;
+
+use super::{btf::Btf, tracefs};
+
+pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
+    let task = |member: &str| field(btf, "task_struct", member);
+    // start_boottime is 5.5+ (older kernels call it real_start_time).
+    let start_boottime = if btf.has_member("task_struct", "start_boottime") {
+        task("start_boottime")?
+    } else {
+        task("real_start_time")?
+    };
+    let sa = btf.member("k_sigaction", "sa")?.offset;
+    let upid_size = btf.struct_size("upid")?;
+    let mut offsets = Offsets {
+        task_pid: sized(btf, "task_struct", "pid", 4)?,
+        task_tgid: sized(btf, "task_struct", "tgid", 4)?,
+        task_flags: sized(btf, "task_struct", "flags", 4)?,
+        task_exit_state: sized(btf, "task_struct", "exit_state", 4)?,
+        task_exit_code: sized(btf, "task_struct", "exit_code", 4)?,
+        task_exit_signal: sized(btf, "task_struct", "exit_signal", 4)?,
+        task_comm: sized(btf, "task_struct", "comm", 16)?,
+        task_start_time: sized(btf, "task_struct", "start_time", 8)?,
+        task_start_boottime: start_boottime,
+        task_real_parent: task("real_parent")?,
+        task_group_leader: task("group_leader")?,
+        task_signal: task("signal")?,
+        task_sighand: task("sighand")?,
+        task_thread_pid: task("thread_pid")?,
+        signal_live: sized(btf, "signal_struct", "live", 4)?,
+        signal_flags: sized(btf, "signal_struct", "flags", 4)?,
+        signal_group_exit_code: sized(btf, "signal_struct", "group_exit_code", 4)?,
+        sighand_action: field(btf, "sighand_struct", "action")?,
+        k_sigaction_size: btf.struct_size("k_sigaction")?,
+        k_sigaction_handler: sa + sized(btf, "sigaction", "sa_handler", 8)?,
+        k_sigaction_flags: sa + sized(btf, "sigaction", "sa_flags", 8)?,
+        pid_level: sized(btf, "pid", "level", 4)?,
+        pid_numbers: field(btf, "pid", "numbers")?,
+        upid_size,
+        upid_nr: sized(btf, "upid", "nr", 4)?,
+        ..Offsets::default()
+    };
+    if upid_size == 0 {
+        bail!("BTF says struct upid is empty");
+    }
+    let exit_wait4 = tracefs::read_format(tracefs_root, "syscalls", "sys_exit_wait4")?;
+    let exit_waitid = tracefs::read_format(tracefs_root, "syscalls", "sys_exit_waitid")?;
+    let ret = exit_wait4.field("ret")?.offset;
+    if exit_waitid.field("ret")?.offset != ret {
+        bail!("sys_exit_wait4 and sys_exit_waitid disagree on where `ret` is");
+    }
+    offsets.tp_exit_ret = ret;
+    let wait4 = tracefs::read_format(tracefs_root, "syscalls", "sys_enter_wait4")?;
+    offsets.tp_wait4_stat_addr = wait4.field("stat_addr")?.offset;
+    offsets.tp_wait4_options = wait4.field("options")?.offset;
+    let waitid = tracefs::read_format(tracefs_root, "syscalls", "sys_enter_waitid")?;
+    offsets.tp_waitid_which = waitid.field("which")?.offset;
+    offsets.tp_waitid_upid = waitid.field("upid")?.offset;
+    offsets.tp_waitid_infop = waitid.field("infop")?.offset;
+    offsets.tp_waitid_options = waitid.field("options")?.offset;
+    Ok(offsets)
+}
+
+fn field(btf: &Btf, strukt: &str, member: &str) -> Result<u32> {
+    Ok(btf.member(strukt, member)?.offset)
+}
+
+/// The member's offset, after checking it has the size the programs read.
+fn sized(btf: &Btf, strukt: &str, member: &str, size: u32) -> Result<u32> {
+    let m = btf.member(strukt, member)?;
+    if m.size != size {
+        bail!(
+            "this kernel's {strukt}.{member} is {} bytes, zombietrace reads {size}",
+            m.size
+        );
+    }
+    Ok(m.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves against the running kernel (every CI machine has BTF and tracefs).
+    #[test]
+    fn resolves_on_this_kernel() {
+        let btf = Btf::from_sys().expect("this kernel has BTF");
+        let root = tracefs::ensure_mounted().expect("tracefs");
+        let off = resolve(&btf, &root).unwrap();
+        assert_eq!(off.task_tgid, off.task_pid + 4);
+        assert_eq!(off.upid_size, 16);
+        assert!(off.k_sigaction_flags > off.k_sigaction_handler);
+        assert!(off.tp_exit_ret >= 8);
+    }
+}

@@ -1,0 +1,192 @@
+//! Aligned columns a person reads at a glance.
+
+use std::io::{self, Write};
+
+use super::Output;
+use crate::{
+    clock::WallClock,
+    duration::format_ns,
+    record::{Reap, ReapKind, Record, Since, Zombie},
+    summary::Summary,
+};
+
+pub struct Text {
+    clock: WallClock,
+    header_done: bool,
+}
+
+impl Text {
+    pub fn new(clock: WallClock) -> Self {
+        Text {
+            clock,
+            header_done: false,
+        }
+    }
+
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if !self.header_done {
+            self.header_done = true;
+            writeln!(
+                out,
+                "{:<12} {:<6} {:>7} {:>7} {:<15} {:<14} {:>9}  {:<22} HOW",
+                "TIME", "EVENT", "PID", "PPID", "COMM", "STATUS", "ZOMBIE", "REAPER"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn who(comm: &str, pid: u32) -> String {
+    format!("{comm}[{pid}]")
+}
+
+fn status(zombie: &Zombie) -> String {
+    if zombie.since == Since::TracingStart {
+        "-".into()
+    } else {
+        zombie.status.to_string()
+    }
+}
+
+fn nspid_note(zombie: &Zombie) -> String {
+    zombie
+        .nspid
+        .map(|ns| format!(" (pid {ns} in its namespace)"))
+        .unwrap_or_default()
+}
+
+pub fn how(reap: &Reap) -> String {
+    let mut how = match (reap.kind, reap.call) {
+        (ReapKind::Waitid, Some("waitid_pidfd")) => "waitid (pidfd)".to_string(),
+        (ReapKind::Autoreap, _) => "autoreap (parent ignores SIGCHLD)".to_string(),
+        (ReapKind::Reparented, call) => {
+            let role = reap.reaper_role.map(|r| r.name()).unwrap_or("new parent");
+            match call {
+                Some(call) => format!("reparented: {role}, {call}"),
+                None => format!("reparented: {role}"),
+            }
+        }
+        (ReapKind::Kernel, _) => "kernel (no wait call seen)".to_string(),
+        (kind, _) => kind.name().to_string(),
+    };
+    if reap.approx {
+        how.push_str(", time approx");
+    }
+    how
+}
+
+impl Output for Text {
+    fn record(&mut self, out: &mut dyn Write, record: &Record) -> io::Result<()> {
+        self.header(out)?;
+        match record {
+            Record::Zombie(z) => {
+                let zombie_col = match z.since {
+                    Since::TracingStart => "existing",
+                    Since::ExitStart => "~",
+                    Since::Notified => "",
+                };
+                writeln!(
+                    out,
+                    "{:<12} {:<6} {:>7} {:>7} {:<15} {:<14} {:>9}  {:<22} {}",
+                    self.clock.time_of_day(z.ts_ns),
+                    "zombie",
+                    z.pid,
+                    z.ppid,
+                    z.comm,
+                    status(z),
+                    zombie_col,
+                    "",
+                    nspid_note(z).trim_start(),
+                )
+            }
+            Record::Reap(r) => {
+                let mut dur = format_ns(r.zombie_ns);
+                if r.zombie.since == Since::TracingStart {
+                    dur = format!(">{dur}");
+                } else if r.approx {
+                    dur = format!("~{dur}");
+                }
+                writeln!(
+                    out,
+                    "{:<12} {:<6} {:>7} {:>7} {:<15} {:<14} {:>9}  {:<22} {}{}",
+                    self.clock.time_of_day(r.ts_ns),
+                    "reap",
+                    r.zombie.pid,
+                    r.zombie.ppid,
+                    r.zombie.comm,
+                    status(&r.zombie),
+                    dur,
+                    who(&r.reaper_comm, r.reaper_pid),
+                    how(r),
+                    nspid_note(&r.zombie),
+                )
+            }
+            Record::Lost { count, total } => writeln!(
+                out,
+                "{:<12} {:<6} {count} events lost (ring buffer full; {total} in all)",
+                self.clock.time_of_day(crate::clock::monotonic_ns()),
+                "lost",
+            ),
+        }
+    }
+
+    fn summary(&mut self, out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Summary: {} events in {}; {} zombies, {} reaped",
+            s.events,
+            format_ns(s.duration_ns),
+            s.zombies,
+            s.reaped()
+        )?;
+        let kinds: Vec<String> = ReapKind::ALL
+            .iter()
+            .filter(|k| s.reaps_of(**k) > 0)
+            .map(|k| format!("{} {}", k.name(), s.reaps_of(*k)))
+            .collect();
+        if !kinds.is_empty() {
+            writeln!(out, "  reaped by: {}", kinds.join(", "))?;
+        }
+        writeln!(
+            out,
+            "  lost events: {}{}",
+            s.counters.lost,
+            if s.counters.lost > 0 {
+                " (ring buffer full: per-event lines are missing)"
+            } else {
+                ""
+            }
+        )?;
+        if s.counters.parent_map_full + s.counters.wait_map_full + s.counters.read_failed > 0 {
+            writeln!(
+                out,
+                "  kernel map full: parents {}, wait calls {}; failed reads {}",
+                s.counters.parent_map_full, s.counters.wait_map_full, s.counters.read_failed
+            )?;
+        }
+        if s.vanished > 0 {
+            writeln!(out, "  zombies whose release was not seen: {}", s.vanished)?;
+        }
+        if s.outstanding.is_empty() {
+            writeln!(out, "  no zombies outstanding")?;
+        } else {
+            writeln!(out, "  still zombies ({}):", s.outstanding.len())?;
+            for z in s.outstanding.iter().take(20) {
+                writeln!(
+                    out,
+                    "    {:>7} {:<15} for {}{}  parent {}",
+                    z.pid,
+                    z.comm,
+                    if z.at_least { "at least " } else { "" },
+                    format_ns(z.age_ns),
+                    who(&z.parent_comm, z.ppid)
+                )?;
+            }
+            if s.outstanding.len() > 20 {
+                writeln!(out, "    … and {} more", s.outstanding.len() - 20)?;
+            }
+        }
+        Ok(())
+    }
+}

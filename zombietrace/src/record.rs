@@ -1,0 +1,114 @@
+//! What the tracker tells the outputs: lifecycle records, ready to print.
+
+use crate::model::ExitStatus;
+
+/// How a zombie was released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReapKind {
+    Wait4,
+    Waitid,
+    Autoreap,
+    Reparented,
+    Thread,
+    Kernel,
+}
+
+impl ReapKind {
+    pub const ALL: [ReapKind; 6] = [
+        ReapKind::Wait4,
+        ReapKind::Waitid,
+        ReapKind::Autoreap,
+        ReapKind::Reparented,
+        ReapKind::Thread,
+        ReapKind::Kernel,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReapKind::Wait4 => "wait4",
+            ReapKind::Waitid => "waitid",
+            ReapKind::Autoreap => "autoreap",
+            ReapKind::Reparented => "reparented",
+            ReapKind::Thread => "thread",
+            ReapKind::Kernel => "kernel",
+        }
+    }
+}
+
+/// Who adopted and reaped a reparented zombie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReaperRole {
+    /// PID 1 of the initial pid namespace.
+    Init,
+    /// PID 1 of a child pid namespace (a container's init).
+    NamespaceInit,
+    /// A PR_SET_CHILD_SUBREAPER process.
+    Subreaper,
+}
+
+impl ReaperRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReaperRole::Init => "init",
+            ReaperRole::NamespaceInit => "ns_init",
+            ReaperRole::Subreaper => "subreaper",
+        }
+    }
+}
+
+/// Since when a zombie is known to be one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// The exact moment its exit was notified to its parent.
+    Notified,
+    /// No notification was sent; the time is the start of its exit (approximate).
+    ExitStart,
+    /// It was already a zombie when tracing started: at least since then.
+    TracingStart,
+}
+
+/// A process that became a zombie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Zombie {
+    pub pid: u32,
+    /// Its pid inside its own pid namespace, where that differs.
+    pub nspid: Option<u32>,
+    pub ppid: u32,
+    pub comm: String,
+    pub parent_comm: String,
+    pub status: ExitStatus,
+    /// Process start (CLOCK_MONOTONIC ns); None for zombies found in procfs.
+    pub start_ns: Option<u64>,
+    /// When it became a zombie (CLOCK_MONOTONIC ns).
+    pub ts_ns: u64,
+    pub since: Since,
+}
+
+/// A zombie released.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reap {
+    pub zombie: Zombie,
+    /// When it was released (CLOCK_MONOTONIC ns).
+    pub ts_ns: u64,
+    pub zombie_ns: u64,
+    pub reaper_pid: u32,
+    pub reaper_comm: String,
+    pub kind: ReapKind,
+    /// The wait call that reaped it ("wait4", "waitid", "waitid_pidfd"), or "autoreap".
+    pub call: Option<&'static str>,
+    pub reaper_role: Option<ReaperRole>,
+    /// The release time is only an upper bound (seen at the task's RCU-delayed free), or the
+    /// zombie's own time was approximate.
+    pub approx: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    Zombie(Zombie),
+    Reap(Reap),
+    /// Events the kernel could not queue since the last report.
+    Lost {
+        count: u64,
+        total: u64,
+    },
+}

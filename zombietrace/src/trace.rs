@@ -1,0 +1,216 @@
+//! A tracing run: load the probes, follow the ring buffer until told to stop, print the summary.
+
+use std::{
+    io::{self, BufWriter, Write},
+    os::fd::AsRawFd,
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::{Context as _, Result};
+use aya::maps::{MapData, RingBuf};
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{SignalKind, signal},
+    time::{MissedTickBehavior, interval, sleep},
+};
+
+use crate::{
+    clock::{WallClock, monotonic_ns},
+    config::Config,
+    decode::decode,
+    kernel::loader::{Counters, Probes},
+    output::{Output, json::Json, text::Text},
+    procscan,
+    record::{Record, Since},
+    summary::{Outstanding, Summary},
+    tracker::Tracker,
+};
+
+/// How often the ring buffer is drained when the kernel does not wake us (it wakes us early
+/// only when the buffer fills up), and the books are closed on freed tasks.
+const POLL: Duration = Duration::from_millis(50);
+
+struct Run {
+    config: Config,
+    tracker: Tracker,
+    output: Box<dyn Output>,
+    out: BufWriter<io::Stdout>,
+    records: Vec<Record>,
+    events: u64,
+    decode_errors: u64,
+    lost_reported: u64,
+}
+
+pub fn run(config: Config) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the event loop")?;
+    runtime.block_on(trace(config))
+}
+
+async fn trace(config: Config) -> Result<ExitCode> {
+    let snapshot = procscan::snapshot();
+    let (mut probes, ring) = Probes::load(config.settings(), &snapshot.parents)?;
+    let started = monotonic_ns();
+    let clock = WallClock::now();
+    let output: Box<dyn Output> = if config.json {
+        Box::new(Json)
+    } else {
+        Box::new(Text::new(clock))
+    };
+    let mut run = Run {
+        tracker: Tracker::new(
+            config.filter.clone(),
+            config.filter.min_zombie_ns,
+            Box::new(procscan::reaper_role),
+        ),
+        config,
+        output,
+        out: BufWriter::new(io::stdout()),
+        records: Vec::new(),
+        events: 0,
+        decode_errors: 0,
+        lost_reported: 0,
+    };
+    eprintln!(
+        "zombietrace: tracing, {} probes attached; Ctrl-C to stop",
+        probes.attached
+    );
+    for existing in snapshot.zombies {
+        run.tracker.adopt(existing, started, &mut run.records);
+    }
+    // SAFETY: RingFd owns the map's fd, which stays open and unchanged until it is dropped
+    // together with the AsyncFd.
+    let mut ring = unsafe { AsyncFd::register(RingFd(ring)) }
+        .map_err(|e| e.into_parts().1)
+        .context("watching the ring buffer")?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut ticker = interval(POLL);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let deadline = run.config.duration;
+    let stop = async {
+        match deadline {
+            Some(d) => sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop);
+    let mut broken_pipe = false;
+    loop {
+        tokio::select! {
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = &mut stop => break,
+            guard = ring.readable_mut() => {
+                let mut guard = guard?;
+                run.drain(&mut guard.get_inner_mut().0);
+                guard.clear_ready();
+            }
+            _ = ticker.tick() => {
+                run.drain(&mut ring.get_mut().0);
+                run.tracker.tick(monotonic_ns(), &mut run.records);
+                run.check_lost(probes.counters()?);
+            }
+        }
+        if let Err(err) = run.flush() {
+            if err.kind() == io::ErrorKind::BrokenPipe {
+                broken_pipe = true;
+                break;
+            }
+            return Err(err).context("writing to stdout");
+        }
+    }
+    // Detach first, so a fork storm cannot keep the final drain going.
+    probes.detach();
+    if broken_pipe {
+        return Ok(ExitCode::SUCCESS);
+    }
+    run.drain(&mut ring.get_mut().0);
+    let now = monotonic_ns();
+    // Frees already seen close their books now, without waiting out the grace period.
+    run.tracker
+        .tick(now + crate::tracker::FREE_GRACE_NS, &mut run.records);
+    let counters = probes.counters()?;
+    run.check_lost(counters);
+    let summary = run.summary(counters, started, now);
+    let write = run.flush().and_then(|()| {
+        run.output.summary(&mut run.out, &summary)?;
+        run.out.flush()
+    });
+    match write {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+            Err(err).context("writing to stdout")
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+impl Run {
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+        while let Some(item) = ring.next() {
+            self.events += 1;
+            match decode(&item) {
+                Ok(event) => self.tracker.handle(event, &mut self.records),
+                Err(err) => {
+                    self.decode_errors += 1;
+                    if self.decode_errors == 1 {
+                        eprintln!("zombietrace: bad record from the kernel: {err}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_lost(&mut self, counters: Counters) {
+        if counters.lost > self.lost_reported {
+            self.records.push(Record::Lost {
+                count: counters.lost - self.lost_reported,
+                total: counters.lost,
+            });
+            self.lost_reported = counters.lost;
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        for record in self.records.drain(..) {
+            if self.config.filter.shows(&record) {
+                self.output.record(&mut self.out, &record)?;
+            }
+        }
+        self.out.flush()
+    }
+
+    fn summary(&self, counters: Counters, started: u64, now: u64) -> Summary {
+        let outstanding = self
+            .tracker
+            .outstanding()
+            .into_iter()
+            .map(|z| Outstanding {
+                pid: z.pid,
+                ppid: z.ppid,
+                comm: z.comm.clone(),
+                parent_comm: z.parent_comm.clone(),
+                age_ns: now.saturating_sub(z.ts_ns),
+                at_least: z.since == Since::TracingStart,
+            })
+            .collect();
+        let mut summary = Summary::new(self.tracker.stats(), outstanding, counters);
+        summary.ts_ns = now;
+        summary.duration_ns = now - started;
+        summary.events = self.events;
+        summary.decode_errors = self.decode_errors;
+        summary
+    }
+}
+
+/// The ring buffer, as something tokio can poll.
+struct RingFd(RingBuf<MapData>);
+
+impl AsRawFd for RingFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}

@@ -1,0 +1,436 @@
+//! The lifecycle tracker: pairs each zombie with its release, per task, keyed by
+//! (tgid, start time) so that pid reuse never joins two processes.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use crate::{
+    filter::Filter,
+    model::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
+    record::{Reap, ReapKind, ReaperRole, Record, Since, Zombie},
+};
+
+/// How long after a task's free the books are closed when no wait call claimed it: a wait's
+/// return can reach the ring buffer a little after the (RCU-delayed) free on another CPU.
+pub const FREE_GRACE_NS: u64 = 50_000_000;
+
+/// A zombie already present when tracing started, as procfs shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Existing {
+    pub pid: u32,
+    pub nspids: Vec<u32>,
+    pub ppid: u32,
+    pub comm: String,
+    pub parent_comm: String,
+}
+
+#[derive(Debug)]
+struct Open {
+    zombie: Zombie,
+    /// Identity: start time (0 for zombies found in procfs).
+    start_ns: u64,
+    nspids: Vec<u32>,
+    /// Its parent has exited (it is, or is about to be, reparented).
+    orphaned: bool,
+    reparented: bool,
+    freed_at: Option<u64>,
+    announced: bool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub zombies: u64,
+    pub reaps: BTreeMap<ReapKind, u64>,
+    /// Wait returns that named no zombie we track (filtered out, or exited before tracing).
+    pub unmatched_waits: u64,
+    /// Zombies whose release was never seen (a newer process took their pid): events lost.
+    pub vanished: u64,
+}
+
+pub struct Tracker {
+    filter: Filter,
+    /// Zombies are announced once they have waited this long (0: at once).
+    announce_after_ns: u64,
+    role_of: Box<dyn Fn(u32) -> ReaperRole>,
+    open: HashMap<u32, Open>,
+    /// (namespace level ≥ 1, pid there) → tgids, for wait calls made inside pid namespaces.
+    by_ns: HashMap<(u32, u32), Vec<u32>>,
+    by_parent: HashMap<u32, HashSet<u32>>,
+    freed: VecDeque<(u32, u64)>,
+    unannounced: VecDeque<(u32, u64)>,
+    stats: Stats,
+}
+
+impl Tracker {
+    pub fn new(
+        filter: Filter,
+        announce_after_ns: u64,
+        role_of: Box<dyn Fn(u32) -> ReaperRole>,
+    ) -> Self {
+        Tracker {
+            filter,
+            announce_after_ns,
+            role_of,
+            open: HashMap::new(),
+            by_ns: HashMap::new(),
+            by_parent: HashMap::new(),
+            freed: VecDeque::new(),
+            unannounced: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Zombies not yet released, oldest first.
+    pub fn outstanding(&self) -> Vec<&Zombie> {
+        let mut all: Vec<&Zombie> = self.open.values().map(|o| &o.zombie).collect();
+        all.sort_by_key(|z| (z.ts_ns, z.pid));
+        all
+    }
+
+    pub fn handle(&mut self, event: KernelEvent, out: &mut Vec<Record>) {
+        match event {
+            KernelEvent::Zombie(z) => self.on_zombie(z, out),
+            KernelEvent::Reparent(r) => self.on_reparent(r, out),
+            KernelEvent::Wait(w) => self.on_wait(w, out),
+            KernelEvent::Free(f) => {
+                if let Some(open) = self.open.get_mut(&f.tgid)
+                    && (open.start_ns == f.start_ns || open.zombie.since == Since::TracingStart)
+                    && open.freed_at.is_none()
+                {
+                    open.freed_at = Some(f.ts_ns);
+                    self.freed.push_back((f.tgid, f.ts_ns));
+                }
+            }
+            KernelEvent::ThreadExit(t) => self.on_thread_exit(t, out),
+        }
+    }
+
+    /// Adopts a zombie that existed before tracing started.
+    pub fn adopt(&mut self, existing: Existing, now_ns: u64, out: &mut Vec<Record>) {
+        let zombie = Zombie {
+            pid: existing.pid,
+            nspid: own_nspid(&existing.nspids),
+            ppid: existing.ppid,
+            comm: existing.comm,
+            parent_comm: existing.parent_comm,
+            status: Default::default(),
+            start_ns: None,
+            ts_ns: now_ns,
+            since: Since::TracingStart,
+        };
+        if self.filter.wants(&zombie, None) {
+            self.insert(zombie, 0, existing.nspids, false, out);
+        }
+    }
+
+    fn on_zombie(&mut self, z: ZombieExit, out: &mut Vec<Record>) {
+        // Its own children are orphans now: their reaper will be someone else.
+        if let Some(children) = self.by_parent.get(&z.tgid) {
+            for child in children.clone() {
+                if let Some(open) = self.open.get_mut(&child) {
+                    open.orphaned = true;
+                }
+            }
+        }
+        let zombie = Zombie {
+            pid: z.tgid,
+            nspid: own_nspid(&z.nspids),
+            ppid: z.ppid,
+            comm: z.comm,
+            parent_comm: z.parent_comm,
+            status: z.status,
+            start_ns: Some(z.start_ns),
+            ts_ns: z.ts_ns,
+            since: if z.silent {
+                Since::ExitStart
+            } else {
+                Since::Notified
+            },
+        };
+        if !self.filter.wants(&zombie, z.orig_ppid) {
+            return;
+        }
+        if let Some(old) = self.remove(z.tgid) {
+            if old.start_ns != z.start_ns {
+                self.stats.vanished += 1;
+            }
+        }
+        let adopted = z.orig_ppid.is_some_and(|orig| orig != z.ppid);
+        match z.autoreap {
+            Some(_) => {
+                self.stats.zombies += 1;
+                if self.announce_after_ns == 0 {
+                    out.push(Record::Zombie(zombie.clone()));
+                }
+                let kind = if adopted {
+                    ReapKind::Reparented
+                } else {
+                    ReapKind::Autoreap
+                };
+                let role = adopted.then(|| (self.role_of)(zombie.ppid));
+                let release = Release {
+                    ts_ns: z.ts_ns,
+                    reaper_pid: zombie.ppid,
+                    reaper_comm: zombie.parent_comm.clone(),
+                    kind,
+                    call: Some("autoreap"),
+                    role,
+                    approx: false,
+                };
+                self.record_reap(zombie, release, out);
+            }
+            None => self.insert(zombie, z.start_ns, z.nspids, adopted, out),
+        }
+    }
+
+    fn on_reparent(&mut self, r: Reparent, out: &mut Vec<Record>) {
+        let Some(tgid) = self.find(r.old_ppid, r.new_parent_ns_level, r.ns_pid) else {
+            return;
+        };
+        let Some(open) = self.open.get_mut(&tgid) else {
+            return;
+        };
+        let old_parent = open.zombie.ppid;
+        open.zombie.ppid = r.new_ppid;
+        open.zombie.parent_comm = r.new_parent_comm.clone();
+        open.reparented = true;
+        if let Some(set) = self.by_parent.get_mut(&old_parent) {
+            set.remove(&tgid);
+        }
+        self.by_parent.entry(r.new_ppid).or_default().insert(tgid);
+        if r.autoreap.is_some() {
+            let open = self.remove(tgid).expect("present");
+            let role = (self.role_of)(r.new_ppid);
+            let release = Release {
+                ts_ns: r.ts_ns,
+                reaper_pid: r.new_ppid,
+                reaper_comm: r.new_parent_comm,
+                kind: ReapKind::Reparented,
+                call: Some("autoreap"),
+                role: Some(role),
+                approx: false,
+            };
+            self.record_reap(open.zombie, release, out);
+        }
+    }
+
+    fn on_wait(&mut self, w: WaitReturn, out: &mut Vec<Record>) {
+        let found = self
+            .find(w.reaper_tgid, w.ns_level, w.pid)
+            .filter(|tgid| self.open[tgid].zombie.ts_ns <= w.ts_ns);
+        let Some(tgid) = found else {
+            self.stats.unmatched_waits += 1;
+            return;
+        };
+        let open = self.remove(tgid).expect("present");
+        let adopted = open.reparented || open.orphaned || open.zombie.ppid != w.reaper_tgid;
+        let (kind, role) = if adopted {
+            (ReapKind::Reparented, Some((self.role_of)(w.reaper_tgid)))
+        } else if w.call == Call::Wait4 {
+            (ReapKind::Wait4, None)
+        } else {
+            (ReapKind::Waitid, None)
+        };
+        let mut zombie = open.zombie;
+        if let Some(status) = w.status {
+            zombie.status = status;
+        }
+        let approx = zombie.since != Since::Notified;
+        let release = Release {
+            ts_ns: w.ts_ns,
+            reaper_pid: w.reaper_tgid,
+            reaper_comm: w.comm,
+            kind,
+            call: Some(w.call.name()),
+            role,
+            approx,
+        };
+        self.record_reap(zombie, release, out);
+    }
+
+    fn on_thread_exit(&mut self, t: ThreadExit, out: &mut Vec<Record>) {
+        let zombie = Zombie {
+            pid: t.tid,
+            nspid: None,
+            ppid: t.tgid,
+            comm: t.comm.clone(),
+            parent_comm: t.comm.clone(),
+            status: t.status,
+            start_ns: None,
+            ts_ns: t.ts_ns,
+            since: Since::ExitStart,
+        };
+        if self.filter.wants(&zombie, None) {
+            let release = Release {
+                ts_ns: t.ts_ns,
+                reaper_pid: t.tgid,
+                reaper_comm: t.comm,
+                kind: ReapKind::Thread,
+                call: None,
+                role: None,
+                approx: false,
+            };
+            self.record_reap(zombie, release, out);
+        }
+    }
+
+    /// Periodic work at CLOCK_MONOTONIC `now_ns`: closes the books on zombies freed without a
+    /// wait call we saw, and announces zombies that have now waited long enough.
+    pub fn tick(&mut self, now_ns: u64, out: &mut Vec<Record>) {
+        while let Some(&(tgid, freed_at)) = self.freed.front() {
+            if now_ns < freed_at + FREE_GRACE_NS {
+                break;
+            }
+            self.freed.pop_front();
+            let still_ours = self
+                .open
+                .get(&tgid)
+                .is_some_and(|o| o.freed_at == Some(freed_at));
+            if !still_ours {
+                continue;
+            }
+            let open = self.remove(tgid).expect("present");
+            let adopted = open.reparented || open.orphaned;
+            let (kind, role) = if adopted {
+                (ReapKind::Reparented, Some((self.role_of)(open.zombie.ppid)))
+            } else {
+                (ReapKind::Kernel, None)
+            };
+            let release = Release {
+                ts_ns: freed_at,
+                reaper_pid: open.zombie.ppid,
+                reaper_comm: open.zombie.parent_comm.clone(),
+                kind,
+                call: None,
+                role,
+                approx: true,
+            };
+            self.record_reap(open.zombie, release, out);
+        }
+        while let Some(&(tgid, ts)) = self.unannounced.front() {
+            if now_ns < ts + self.announce_after_ns {
+                break;
+            }
+            self.unannounced.pop_front();
+            if let Some(open) = self.open.get_mut(&tgid)
+                && open.zombie.ts_ns == ts
+                && !open.announced
+            {
+                open.announced = true;
+                out.push(Record::Zombie(open.zombie.clone()));
+            }
+        }
+    }
+
+    fn insert(
+        &mut self,
+        zombie: Zombie,
+        start_ns: u64,
+        nspids: Vec<u32>,
+        adopted: bool,
+        out: &mut Vec<Record>,
+    ) {
+        self.stats.zombies += 1;
+        let tgid = zombie.pid;
+        let announced = self.announce_after_ns == 0;
+        if announced {
+            out.push(Record::Zombie(zombie.clone()));
+        } else {
+            self.unannounced.push_back((tgid, zombie.ts_ns));
+        }
+        for (level, &nr) in nspids.iter().enumerate().skip(1) {
+            self.by_ns.entry((level as u32, nr)).or_default().push(tgid);
+        }
+        self.by_parent.entry(zombie.ppid).or_default().insert(tgid);
+        self.open.insert(
+            tgid,
+            Open {
+                zombie,
+                start_ns,
+                nspids,
+                orphaned: false,
+                reparented: adopted,
+                freed_at: None,
+                announced,
+            },
+        );
+    }
+
+    fn remove(&mut self, tgid: u32) -> Option<Open> {
+        let open = self.open.remove(&tgid)?;
+        for (level, &nr) in open.nspids.iter().enumerate().skip(1) {
+            let key = (level as u32, nr);
+            if let Some(list) = self.by_ns.get_mut(&key) {
+                list.retain(|&t| t != tgid);
+                if list.is_empty() {
+                    self.by_ns.remove(&key);
+                }
+            }
+        }
+        if let Some(set) = self.by_parent.get_mut(&open.zombie.ppid) {
+            set.remove(&tgid);
+            if set.is_empty() {
+                self.by_parent.remove(&open.zombie.ppid);
+            }
+        }
+        Some(open)
+    }
+
+    /// The zombie a parent `parent` names as `pid` in its namespace at `level`.
+    fn find(&self, parent: u32, level: u32, pid: u32) -> Option<u32> {
+        if pid == 0 {
+            return None;
+        }
+        if level == 0 {
+            return self.open.contains_key(&pid).then_some(pid);
+        }
+        let candidates = self.by_ns.get(&(level, pid))?;
+        candidates
+            .iter()
+            .copied()
+            .find(|t| self.open[t].zombie.ppid == parent)
+            .or_else(|| candidates.first().copied())
+    }
+
+    fn record_reap(&mut self, zombie: Zombie, release: Release, out: &mut Vec<Record>) {
+        *self.stats.reaps.entry(release.kind).or_default() += 1;
+        // A zombie time measured from an approximate start is approximate too (an autoreap's
+        // zombie time is zero by definition).
+        let approx = release.approx
+            || (zombie.since != Since::Notified && release.kind != ReapKind::Autoreap);
+        out.push(Record::Reap(Reap {
+            zombie_ns: release.ts_ns.saturating_sub(zombie.ts_ns),
+            zombie,
+            ts_ns: release.ts_ns,
+            reaper_pid: release.reaper_pid,
+            reaper_comm: release.reaper_comm,
+            kind: release.kind,
+            call: release.call,
+            reaper_role: release.role,
+            approx,
+        }));
+    }
+}
+
+/// How, when and by whom a zombie was released.
+struct Release {
+    ts_ns: u64,
+    reaper_pid: u32,
+    reaper_comm: String,
+    kind: ReapKind,
+    call: Option<&'static str>,
+    role: Option<ReaperRole>,
+    approx: bool,
+}
+
+/// The pid inside the task's own namespace, when it is not the initial one.
+fn own_nspid(nspids: &[u32]) -> Option<u32> {
+    (nspids.len() > 1).then(|| nspids[nspids.len() - 1])
+}
+
+#[cfg(test)]
+#[path = "tracker_tests.rs"]
+mod tests;
