@@ -1,1 +1,362 @@
-// tests come next
+use super::*;
+use crate::model::{ExitStatus, Freed, Reparent, ThreadExit, WaitReturn, ZombieExit};
+
+const MS: u64 = 1_000_000;
+
+fn tracker() -> Tracker {
+    Tracker::new(
+        Filter::default(),
+        0,
+        Box::new(|pid| {
+            if pid == 1 {
+                ReaperRole::Init
+            } else {
+                ReaperRole::Subreaper
+            }
+        }),
+    )
+}
+
+fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
+    ZombieExit {
+        ts_ns,
+        tgid,
+        tid: tgid,
+        start_ns,
+        start_boottime_ns: start_ns,
+        ppid,
+        parent_start_ns: 1,
+        orig_ppid: Some(ppid),
+        status: ExitStatus(0),
+        autoreap: None,
+        silent: false,
+        non_sigchld: false,
+        nspids: vec![tgid],
+        parent_ns_level: 0,
+        comm: format!("child{tgid}"),
+        parent_comm: format!("parent{ppid}"),
+    }
+}
+
+fn wait(reaper: u32, pid: u32, ts_ns: u64, call: Call) -> WaitReturn {
+    WaitReturn {
+        ts_ns,
+        reaper_tgid: reaper,
+        reaper_tid: reaper,
+        pid,
+        ns_level: 0,
+        call,
+        status: Some(ExitStatus(3 << 8)),
+        comm: format!("parent{reaper}"),
+    }
+}
+
+fn reaps(records: &[Record]) -> Vec<&Reap> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Reap(reap) => Some(reap),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn pairs_a_zombie_with_its_wait() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(
+        KernelEvent::Zombie(zombie(100, 7, 50, 1_000 * MS)),
+        &mut out,
+    );
+    assert!(matches!(&out[..], [Record::Zombie(z)] if z.pid == 100 && z.since == Since::Notified));
+    t.handle(
+        KernelEvent::Wait(wait(50, 100, 1_300 * MS, Call::Wait4)),
+        &mut out,
+    );
+    let reaps = reaps(&out);
+    assert_eq!(reaps.len(), 1);
+    let r = reaps[0];
+    assert_eq!(
+        (r.kind, r.zombie_ns, r.reaper_pid),
+        (ReapKind::Wait4, 300 * MS, 50)
+    );
+    assert_eq!(r.call, Some("wait4"));
+    assert_eq!(
+        r.zombie.status.exit_code(),
+        Some(3),
+        "the wait's own status wins"
+    );
+    assert!(!r.approx);
+    assert!(t.outstanding().is_empty());
+    // The later free of a reaped task changes nothing.
+    out.clear();
+    t.handle(
+        KernelEvent::Free(Freed {
+            ts_ns: 2_000 * MS,
+            tgid: 100,
+            start_ns: 7,
+            status: ExitStatus(0),
+        }),
+        &mut out,
+    );
+    t.tick(3_000 * MS, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(t.stats().reaps[&ReapKind::Wait4], 1);
+}
+
+#[test]
+fn waitid_and_pidfd_are_waitid_reaps() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Zombie(zombie(10, 1, 5, 0)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(11, 1, 5, 0)), &mut out);
+    t.handle(KernelEvent::Wait(wait(5, 10, 10, Call::Waitid)), &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(5, 11, 20, Call::WaitidPidfd)),
+        &mut out,
+    );
+    let reaps = reaps(&out);
+    assert_eq!(reaps[0].kind, ReapKind::Waitid);
+    assert_eq!(reaps[1].kind, ReapKind::Waitid);
+    assert_eq!(reaps[1].call, Some("waitid_pidfd"));
+}
+
+#[test]
+fn pid_reuse_never_joins_two_processes() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    // Process A (pid 100, started at 7) becomes a zombie; its release is never seen.
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 10)), &mut out);
+    // Process B reuses pid 100 (started at 9) and becomes a zombie.
+    t.handle(KernelEvent::Zombie(zombie(100, 9, 60, 20)), &mut out);
+    assert_eq!(t.stats().vanished, 1);
+    // A's free (start 7) must not close B.
+    t.handle(
+        KernelEvent::Free(Freed {
+            ts_ns: 30,
+            tgid: 100,
+            start_ns: 7,
+            status: ExitStatus(0),
+        }),
+        &mut out,
+    );
+    t.tick(u64::MAX / 2, &mut out);
+    assert!(reaps(&out).is_empty());
+    assert_eq!(t.outstanding().len(), 1);
+    assert_eq!(t.outstanding()[0].ppid, 60);
+    // B's wait pairs with B, measured from B's zombie time.
+    t.handle(KernelEvent::Wait(wait(60, 100, 120, Call::Wait4)), &mut out);
+    assert_eq!(reaps(&out)[0].zombie_ns, 100);
+    assert_eq!(reaps(&out)[0].zombie.start_ns, Some(9));
+}
+
+#[test]
+fn a_free_without_a_wait_closes_the_books_after_the_grace() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 0)), &mut out);
+    t.handle(
+        KernelEvent::Free(Freed {
+            ts_ns: 40 * MS,
+            tgid: 100,
+            start_ns: 7,
+            status: ExitStatus(0),
+        }),
+        &mut out,
+    );
+    t.tick(40 * MS + FREE_GRACE_NS - 1, &mut out);
+    assert!(reaps(&out).is_empty(), "a wait may still be on its way");
+    t.tick(40 * MS + FREE_GRACE_NS, &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(
+        (r.kind, r.approx, r.zombie_ns),
+        (ReapKind::Kernel, true, 40 * MS)
+    );
+}
+
+#[test]
+fn a_wait_arriving_after_the_free_still_wins() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 0)), &mut out);
+    t.handle(
+        KernelEvent::Free(Freed {
+            ts_ns: 5 * MS,
+            tgid: 100,
+            start_ns: 7,
+            status: ExitStatus(0),
+        }),
+        &mut out,
+    );
+    t.handle(
+        KernelEvent::Wait(wait(50, 100, 4 * MS, Call::Wait4)),
+        &mut out,
+    );
+    t.tick(u64::MAX / 2, &mut out);
+    let reaps = reaps(&out);
+    assert_eq!(reaps.len(), 1);
+    assert_eq!(
+        (reaps[0].kind, reaps[0].zombie_ns, reaps[0].approx),
+        (ReapKind::Wait4, 4 * MS, false)
+    );
+}
+
+#[test]
+fn autoreap_is_reported_at_once() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    let mut z = zombie(100, 7, 50, 10);
+    z.autoreap = Some(crate::model::Autoreap::Ignored);
+    z.silent = true;
+    t.handle(KernelEvent::Zombie(z), &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(
+        (r.kind, r.zombie_ns, r.reaper_pid, r.approx),
+        (ReapKind::Autoreap, 0, 50, false)
+    );
+    assert!(t.outstanding().is_empty());
+}
+
+#[test]
+fn orphaned_zombie_reaped_by_a_subreaper_is_reparented() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 10)), &mut out);
+    // The parent exits: its zombie child is handed to subreaper 40.
+    t.handle(KernelEvent::Zombie(zombie(50, 3, 40, 20)), &mut out);
+    t.handle(
+        KernelEvent::Reparent(Reparent {
+            ts_ns: 20,
+            old_ppid: 50,
+            new_ppid: 40,
+            new_parent_start_ns: 1,
+            ns_pid: 100,
+            new_parent_ns_level: 0,
+            status: ExitStatus(0),
+            autoreap: None,
+            new_parent_comm: "reaper".into(),
+        }),
+        &mut out,
+    );
+    t.handle(KernelEvent::Wait(wait(40, 100, 110, Call::Wait4)), &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(r.kind, ReapKind::Reparented);
+    assert_eq!(r.reaper_role, Some(ReaperRole::Subreaper));
+    assert_eq!((r.reaper_pid, r.zombie.ppid, r.zombie_ns), (40, 40, 100));
+    assert_eq!(r.call, Some("wait4"));
+}
+
+#[test]
+fn child_adopted_before_it_died_is_reparented() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    let mut z = zombie(100, 7, 1, 10);
+    z.orig_ppid = Some(50); // forked by 50, which exited first
+    t.handle(KernelEvent::Zombie(z), &mut out);
+    t.handle(
+        KernelEvent::Free(Freed {
+            ts_ns: 2_000 * MS,
+            tgid: 100,
+            start_ns: 7,
+            status: ExitStatus(0),
+        }),
+        &mut out,
+    );
+    t.tick(3_000 * MS, &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(
+        (r.kind, r.reaper_role, r.approx),
+        (ReapKind::Reparented, Some(ReaperRole::Init), true)
+    );
+}
+
+#[test]
+fn waits_inside_a_pid_namespace_name_the_namespace_pid() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    let mut z = zombie(5000, 7, 4000, 10);
+    z.nspids = vec![5000, 3];
+    t.handle(KernelEvent::Zombie(z), &mut out);
+    assert!(matches!(&out[0], Record::Zombie(z) if z.nspid == Some(3)));
+    let mut w = wait(4000, 3, 50, Call::Waitid);
+    w.ns_level = 1;
+    t.handle(KernelEvent::Wait(w), &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(
+        (r.zombie.pid, r.kind, r.zombie_ns),
+        (5000, ReapKind::Waitid, 40)
+    );
+}
+
+#[test]
+fn unknown_waits_are_counted() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Wait(wait(1, 99, 5, Call::Wait4)), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(t.stats().unmatched_waits, 1);
+}
+
+#[test]
+fn min_zombie_announces_only_long_waiters() {
+    let mut t = Tracker::new(Filter::default(), 100 * MS, Box::new(|_| ReaperRole::Init));
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Zombie(zombie(1, 1, 9, 0)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(2, 1, 9, 10 * MS)), &mut out);
+    assert!(out.is_empty());
+    t.handle(
+        KernelEvent::Wait(wait(9, 2, 20 * MS, Call::Wait4)),
+        &mut out,
+    );
+    out.clear();
+    t.tick(105 * MS, &mut out);
+    assert!(
+        matches!(&out[..], [Record::Zombie(z)] if z.pid == 1),
+        "{out:?}"
+    );
+    out.clear();
+    t.tick(200 * MS, &mut out);
+    assert!(out.is_empty(), "announced once");
+}
+
+#[test]
+fn existing_zombies_are_adopted_with_unknown_age() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    let existing = Existing {
+        pid: 77,
+        nspids: vec![77],
+        ppid: 70,
+        comm: "defunct".into(),
+        parent_comm: "leaker".into(),
+    };
+    t.adopt(existing, 1_000, &mut out);
+    assert!(matches!(&out[..], [Record::Zombie(z)] if z.since == Since::TracingStart));
+    t.handle(
+        KernelEvent::Wait(wait(70, 77, 5_000, Call::Wait4)),
+        &mut out,
+    );
+    let r = reaps(&out)[0];
+    assert!(r.approx, "its zombie time is only a lower bound");
+    assert_eq!(r.zombie_ns, 4_000);
+}
+
+#[test]
+fn threads_are_reported_with_threads() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    let exit = ThreadExit {
+        ts_ns: 5,
+        tgid: 10,
+        tid: 12,
+        status: ExitStatus(0),
+        comm: "worker".into(),
+    };
+    t.handle(KernelEvent::ThreadExit(exit), &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(
+        (r.kind, r.zombie.pid, r.reaper_pid, r.zombie_ns),
+        (ReapKind::Thread, 12, 10, 0)
+    );
+}
