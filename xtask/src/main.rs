@@ -1,1 +1,50 @@
-fn main(){}
+//! Developer tasks: `cargo xtask setup | run | test | lint`.
+
+mod cmd;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "zombietrace developer tasks")]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what building the eBPF programs needs: nightly rust-src and bpf-linker (linked
+    /// against the nightly toolchain's own libLLVM). Idempotent; run by `run` and `test`.
+    Setup,
+    /// Set up, build a release binary and start live tracing (through sudo when not root).
+    /// Arguments after `--` go to zombietrace, e.g. `cargo xtask run -- --json`.
+    Run {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Set up, then run the whole test suite as root: formatting and clippy for both halves,
+    /// unit tests, and the integration tests that load eBPF and trace real processes.
+    Test,
+    /// Formatting and clippy (userspace and eBPF), without the tests.
+    Lint,
+}
+
+fn main() -> ExitCode {
+    let result = match Xtask::parse().task {
+        Task::Setup => setup::setup(),
+        Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
+        Task::Test => setup::setup().and_then(|()| test::test()),
+        Task::Lint => setup::setup().and_then(|()| test::lint()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -24,7 +24,7 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<(), i32> {
     }
     // real_parent, not the forking task: CLONE_PARENT makes the forker's parent the parent.
     let parent = child.real_parent()?.tgid()?;
-    if ORIG_PARENT.insert(&tgid, &parent, 0).is_err() {
+    if ORIG_PARENT.insert(tgid, parent, 0).is_err() {
         count(counter::PARENT_MAP_FULL);
     }
     Ok(())
@@ -92,7 +92,7 @@ fn try_sched_process_free(ctx: &RawTracePointContext) -> Result<(), i32> {
     if task.pid()? != tgid {
         return Ok(());
     }
-    let _ = ORIG_PARENT.remove(&tgid); // absent when it was never recorded: nothing to do
+    let _ = ORIG_PARENT.remove(tgid); // absent when it was never recorded: nothing to do
     emit(&FreeEvent {
         header: header(kind::FREE),
         start_ns: task.start_ns()?,

@@ -35,7 +35,7 @@ fn current_tid() -> u32 {
 
 #[inline(always)]
 fn remember(args: &WaitArgs) {
-    if WAIT_ARGS.insert(&current_tid(), args, 0).is_err() {
+    if WAIT_ARGS.insert(current_tid(), args, 0).is_err() {
         count(counter::WAIT_MAP_FULL);
     }
 }
@@ -67,9 +67,9 @@ pub fn sys_exit_wait4(ctx: TracePointContext) -> u32 {
 
 fn try_exit_wait4(ctx: &TracePointContext) -> Result<(), i32> {
     let tid = current_tid();
-    let args = unsafe { WAIT_ARGS.get(&tid) }.copied();
+    let args = unsafe { WAIT_ARGS.get(tid) }.copied();
     if args.is_some() {
-        let _ = WAIT_ARGS.remove(&tid); // just read: present
+        let _ = WAIT_ARGS.remove(tid); // just read: present
     }
     let ret = field::<i64>(ctx, off!(tp_exit_ret))?;
     if ret <= 0 {
@@ -122,10 +122,10 @@ pub fn sys_exit_waitid(ctx: TracePointContext) -> u32 {
 
 fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
     let tid = current_tid();
-    let Some(args) = (unsafe { WAIT_ARGS.get(&tid) }).copied() else {
+    let Some(args) = (unsafe { WAIT_ARGS.get(tid) }).copied() else {
         return Ok(()); // a WNOWAIT peek, or entered before tracing began
     };
-    let _ = WAIT_ARGS.remove(&tid); // just read: present
+    let _ = WAIT_ARGS.remove(tid); // just read: present
     if field::<i64>(ctx, off!(tp_exit_ret))? != 0 {
         return Ok(());
     }

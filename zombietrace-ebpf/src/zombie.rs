@@ -26,7 +26,7 @@ pub fn zombie_event(
 ) -> Result<Option<ZombieEvent>, i32> {
     let tgid = leader.tgid()?;
     let ppid = parent.tgid()?;
-    let orig_ppid = unsafe { ORIG_PARENT.get(&tgid) }.copied().unwrap_or(0);
+    let orig_ppid = unsafe { ORIG_PARENT.get(tgid) }.copied().unwrap_or(0);
     let comm = leader.comm()?;
     let parent_leader = parent.group_leader()?;
     let parent_comm = parent_leader.comm()?;

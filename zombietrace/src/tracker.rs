@@ -153,10 +153,10 @@ impl Tracker {
         if !self.filter.wants(&zombie, z.orig_ppid) {
             return;
         }
-        if let Some(old) = self.remove(z.tgid) {
-            if old.start_ns != z.start_ns {
-                self.stats.vanished += 1;
-            }
+        if let Some(old) = self.remove(z.tgid)
+            && old.start_ns != z.start_ns
+        {
+            self.stats.vanished += 1;
         }
         let adopted = z.orig_ppid.is_some_and(|orig| orig != z.ppid);
         match z.autoreap {

@@ -10,6 +10,9 @@ use zombietrace_common::Offsets;
 use super::{btf::Btf, tracefs};
 
 pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
+    if !btf.has_type("task_struct") {
+        bail!("the kernel's BTF describes no task_struct (is it a vmlinux BTF?)");
+    }
     let task = |member: &str| field(btf, "task_struct", member);
     // start_boottime is 5.5+ (older kernels call it real_start_time).
     let start_boottime = if btf.has_member("task_struct", "start_boottime") {
