@@ -85,8 +85,7 @@ impl Output for Text {
                     Since::ExitStart => "~",
                     Since::Notified => "",
                 };
-                writeln!(
-                    out,
+                let line = format!(
                     "{:<12} {:<6} {:>7} {:>7} {:<15} {:<14} {:>9}  {:<22} {}",
                     self.clock.time_of_day(z.ts_ns),
                     "zombie",
@@ -97,7 +96,8 @@ impl Output for Text {
                     zombie_col,
                     "",
                     nspid_note(z).trim_start(),
-                )
+                );
+                writeln!(out, "{}", line.trim_end())
             }
             Record::Reap(r) => {
                 let mut dur = format_ns(r.zombie_ns);
