@@ -1,11 +1,118 @@
-//! `zombietrace spawn`: reproduces each zombie case on purpose, with ground truth.
-//! (Placeholder: the spawner is being written; see issue 3.)
+//! `zombietrace spawn`: reproduces each zombie case on purpose and prints first-hand ground
+//! truth (JSON Lines with `--json`) that the tracer's tests compare against.
+//!
+//! The process that runs this is the *top*. It is single-threaded and forks; every wait it
+//! makes can be woken by SIGINT/SIGTERM/SIGHUP (see `cleanup`), after which everything it made
+//! is killed and reaped. Processes it makes die with it (PR_SET_PDEATHSIG) or notice through
+//! the lifeline pipe. Other processes of the spawner pass what they saw back to the top over
+//! a pipe (`channel`), so that the top prints every line.
+//!
+//! Files: `cli` (flags), `limits` (refusing absurd input), `truth` (output), `process`
+//! (syscalls), `fate` (how a child ends), `cleanup` (signals, lifeline, registry), `session`
+//! (the top's waits, forks, reaps), `channel` (messages to the top);
+//! scenarios: `direct` (delayed, wnowait), `held` (never, ignore, nocldwait, caught-no-wait,
+//! blocked), `orphan`, `threaded`, `exec_leak`, `io_uring`, `storm`.
+
+mod channel;
+mod cleanup;
+mod cli;
+mod direct;
+mod exec_leak;
+mod fate;
+mod held;
+mod io_uring;
+mod limits;
+mod orphan;
+mod process;
+mod session;
+mod storm;
+mod threaded;
+mod truth;
 
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct SpawnArgs {}
+use anyhow::Context as _;
 
-pub fn run(_args: SpawnArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+pub use cli::Scenario;
+use held::Kind;
+use session::Session;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Reproduce a zombie case on purpose and print its ground truth",
+    long_about = "Reproduce a zombie case on purpose and print its ground truth.\n\n\
+                  With --json: JSON Lines on stdout: one `ready` line once the children exist \
+                  (for held scenarios: once the zombies are in place), one `child` line per child \
+                  when its fate is known, one `done` line last. Times are CLOCK_MONOTONIC ns, the \
+                  clock of bpf_ktime_get_ns. SIGINT/SIGTERM at any moment kills and reaps \
+                  everything the spawner made (held zombies are released by their parent exiting)."
+)]
+pub struct SpawnArgs {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+pub fn run(args: SpawnArgs) -> anyhow::Result<ExitCode> {
+    let sc = &args.scenario;
+    sc.validate()?;
+    limits::ensure_fds(children(sc))?;
+    let mut s = Session::new(sc.name(), sc.json())?;
+    let subreaper = match sc {
+        Scenario::Never(a) | Scenario::CaughtNoWait(a) | Scenario::Blocked(a) => a.subreaper,
+        Scenario::Orphan(a) => a.subreaper,
+        Scenario::ExecLeak(a) => a.subreaper,
+        _ => false,
+    };
+    if subreaper {
+        // SAFETY: plain prctl.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
+            return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_CHILD_SUBREAPER)");
+        }
+    }
+    let done = match sc {
+        Scenario::Delayed(a) => direct::delayed(&mut s, a),
+        Scenario::Never(a) => held::held(&mut s, Kind::Never, a),
+        Scenario::CaughtNoWait(a) => held::held(&mut s, Kind::CaughtNoWait, a),
+        Scenario::Blocked(a) => held::held(&mut s, Kind::Blocked, a),
+        Scenario::Ignore(a) => held::auto(&mut s, Kind::Ignore, a),
+        Scenario::Nocldwait(a) => held::auto(&mut s, Kind::Nocldwait, a),
+        Scenario::Orphan(a) => orphan::run(&mut s, a),
+        Scenario::ThreadedLeader(a) => threaded::run(&mut s, a),
+        Scenario::Wnowait(a) => direct::wnowait(&mut s, a),
+        Scenario::ExecLeak(a) => exec_leak::run(&mut s, a),
+        Scenario::IoUring(a) => io_uring::run(&mut s, a),
+        Scenario::Storm(a) => storm::run(&mut s, a),
+    };
+    // Whatever happened, nothing the spawner made outlives this point.
+    s.reg.shutdown();
+    let done = done?;
+    s.out.done(done.clone())?;
+    let held = matches!(
+        sc,
+        Scenario::Never(_)
+            | Scenario::CaughtNoWait(_)
+            | Scenario::Blocked(_)
+            | Scenario::Ignore(_)
+            | Scenario::Nocldwait(_)
+            | Scenario::ExecLeak(_)
+    );
+    Ok(match done.signal {
+        // A stop signal is how a hold is meant to end early; elsewhere it cut the run short.
+        Some(sig) if !held => ExitCode::from(128u8.saturating_add(sig as u8)),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn children(sc: &Scenario) -> u32 {
+    match sc {
+        Scenario::Delayed(a) => a.children,
+        Scenario::Never(a) | Scenario::CaughtNoWait(a) | Scenario::Blocked(a) => a.children,
+        Scenario::Ignore(a) | Scenario::Nocldwait(a) => a.children,
+        Scenario::Orphan(a) => a.children,
+        Scenario::ThreadedLeader(a) => a.children,
+        Scenario::Wnowait(a) => a.children,
+        Scenario::ExecLeak(a) => a.children,
+        Scenario::IoUring(a) => a.children,
+        Scenario::Storm(a) => a.parents,
+    }
 }

@@ -1,0 +1,381 @@
+//! Thin wrappers over the process syscalls the spawner needs: the monotonic clock, pipes,
+//! pidfds, fork, wait4/waitid, `/proc/<pid>/stat`, and what a child does before it dies.
+
+use std::io;
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
+use std::ptr;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+pub type Pid = libc::pid_t;
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of the kernel's `bpf_ktime_get_ns`.
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn timespec(ns: u64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    }
+}
+
+pub fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// A pipe whose ends are close-on-exec; `nonblock_read` makes the read end non-blocking.
+pub fn pipe(nonblock_read: bool) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    if nonblock_read {
+        set_nonblock(read.as_raw_fd())?;
+    }
+    Ok((read, write))
+}
+
+pub fn set_nonblock(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Closes a raw descriptor inherited across fork (in a child that will `_exit`).
+pub fn close_raw(fd: RawFd) {
+    if fd >= 0 {
+        // SAFETY: the child owns its copy of the descriptor and never uses it again.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Writes all of `buf` (retrying on EINTR); one `write` for up to PIPE_BUF bytes is atomic.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(io::Error::last_os_error());
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+/// `pidfd_open(2)`: a descriptor that becomes readable when the process (its whole thread
+/// group) has exited, and reports POLLHUP once it has been reaped.
+pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags; it returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is new and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_send_signal(2)`: signals exactly the process the pidfd names, never a reused pid.
+pub fn pidfd_kill(pidfd: RawFd, sig: i32) -> io::Result<()> {
+    // SAFETY: a null siginfo means "as if by kill(2)".
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            sig,
+            ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// How a process ended, as the wait status (or siginfo) says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
+}
+
+impl Status {
+    /// From a wait4-style status word (also the format of `/proc/<pid>/stat` field 52).
+    pub fn from_wait(status: libc::c_int) -> Self {
+        if libc::WIFEXITED(status) {
+            Status {
+                exit_code: Some(libc::WEXITSTATUS(status)),
+                ..Status::default()
+            }
+        } else if libc::WIFSIGNALED(status) {
+            Status {
+                exit_code: None,
+                signal: Some(libc::WTERMSIG(status)),
+                core_dumped: libc::WCOREDUMP(status),
+            }
+        } else {
+            Status::default()
+        }
+    }
+
+    pub fn from_siginfo(si: &libc::siginfo_t) -> Self {
+        // SAFETY: the siginfo was filled by waitid for a child state change.
+        let status = unsafe { si.si_status() };
+        match si.si_code {
+            libc::CLD_EXITED => Status {
+                exit_code: Some(status),
+                ..Status::default()
+            },
+            libc::CLD_KILLED => Status {
+                signal: Some(status),
+                ..Status::default()
+            },
+            libc::CLD_DUMPED => Status {
+                signal: Some(status),
+                core_dumped: true,
+                exit_code: None,
+            },
+            _ => Status::default(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.exit_code, self.signal) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(sig)) => format!(
+                "killed by {}{}",
+                super::fate::signal_name(sig),
+                if self.core_dumped {
+                    " (core dumped)"
+                } else {
+                    ""
+                }
+            ),
+            (None, None) => "exit status not seen".to_string(),
+        }
+    }
+}
+
+/// `wait4(pid, flags)`, retrying on EINTR. `Ok(None)` when WNOHANG found nothing.
+pub fn wait4(pid: Pid, flags: libc::c_int) -> io::Result<Option<(Pid, Status)>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is writable; rusage may be null.
+        let r = unsafe { libc::wait4(pid, &mut status, flags, ptr::null_mut()) };
+        if r < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(io::Error::last_os_error());
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        return Ok(Some((r, Status::from_wait(status))));
+    }
+}
+
+/// `waitid(idtype, id, flags)`, retrying on EINTR. `Ok(None)` when WNOHANG found nothing.
+pub fn waitid(
+    idtype: libc::idtype_t,
+    id: u32,
+    flags: libc::c_int,
+) -> io::Result<Option<(Pid, Status)>> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid; waitid fills it.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `si` is writable.
+        let r = unsafe { libc::waitid(idtype, id, &mut si, flags) };
+        if r < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: waitid filled the SIGCHLD fields (or left the zeroed si_pid for WNOHANG).
+        let pid = unsafe { si.si_pid() };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some((pid, Status::from_siginfo(&si))));
+    }
+}
+
+/// `fork(2)`. The child must end with `_exit` (see `run_child`): it never returns into the
+/// spawner's own code, so nothing of the parent's (stdout buffers, destructors) runs twice.
+pub fn fork() -> anyhow::Result<Pid> {
+    // SAFETY: the spawner is single-threaded where it forks; the child only calls
+    // async-signal-safe code or code that is safe after fork of a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error()).context(
+            "fork failed (out of pids or over RLIMIT_NPROC? lower --children / --parents)",
+        );
+    }
+    Ok(pid)
+}
+
+/// Runs `body` in a forked child and ends the child with `_exit`: 0 on success, 1 on error
+/// (the error goes to `on_error`, e.g. a message to the top process), 101 on panic.
+pub fn run_child(
+    body: impl FnOnce() -> anyhow::Result<()>,
+    on_error: impl FnOnce(&anyhow::Error),
+) -> ! {
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(err)) => {
+            on_error(&err);
+            1
+        }
+        Err(_) => 101,
+    };
+    // SAFETY: ends this process without running the parent's atexit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+/// In a child: die with SIGKILL when the parent dies; `_exit` at once if it already has.
+pub fn die_with_parent(parent: Pid) {
+    // SAFETY: plain prctl and getppid.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        if libc::getppid() != parent {
+            libc::_exit(0);
+        }
+    }
+}
+
+/// The few fields of `/proc/<pid>/stat` the spawner reads.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcStat {
+    pub state: char,
+    /// Field 52: the exit status in wait format (only meaningful once it has exited).
+    pub exit_status: Option<i32>,
+}
+
+pub fn proc_stat(path_pid: Pid, task: Option<Pid>) -> Option<ProcStat> {
+    let path = match task {
+        Some(tid) => format!("/proc/{path_pid}/task/{tid}/stat"),
+        None => format!("/proc/{path_pid}/stat"),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        exit_status: fields.get(49).and_then(|f| f.parse().ok()),
+    })
+}
+
+/// Sleeps on CLOCK_MONOTONIC until `deadline_ns`; returns early (false) if a signal arrives.
+pub fn sleep_until(deadline_ns: u64) -> bool {
+    let ts = timespec(deadline_ns);
+    // SAFETY: absolute sleep on a valid timespec.
+    let r = unsafe {
+        libc::clock_nanosleep(
+            libc::CLOCK_MONOTONIC,
+            libc::TIMER_ABSTIME,
+            &ts,
+            ptr::null_mut(),
+        )
+    };
+    r == 0
+}
+
+/// `ppoll` until one of `fds` has an event or `deadline_ns` passes (None: no deadline).
+/// EINTR is retried (a stop signal also writes to a pipe in `fds`, so it is not lost).
+/// Returns true if some descriptor has events.
+pub fn poll_until(fds: &mut [libc::pollfd], deadline_ns: Option<u64>) -> io::Result<bool> {
+    loop {
+        let ts = deadline_ns.map(|d| timespec(d.saturating_sub(now_ns())));
+        let tsp = ts
+            .as_ref()
+            .map_or(ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `fds` is a valid slice of pollfd; `tsp` is null or a valid timespec.
+        let r = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                tsp,
+                ptr::null(),
+            )
+        };
+        if r < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(io::Error::last_os_error());
+        }
+        return Ok(r > 0);
+    }
+}
+
+pub fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// Waits until one of `fds` is readable or hung up, or `deadline_ns` passes.
+/// Returns the index of the first such descriptor, or None at the deadline.
+pub fn wait_readable(fds: &[RawFd], deadline_ns: Option<u64>) -> io::Result<Option<usize>> {
+    let mut pfds: Vec<libc::pollfd> = fds.iter().map(|&fd| pollfd(fd, libc::POLLIN)).collect();
+    loop {
+        if !poll_until(&mut pfds, deadline_ns)? {
+            if deadline_ns.is_some_and(|d| now_ns() >= d) {
+                return Ok(None);
+            }
+            continue;
+        }
+        if let Some(i) = pfds.iter().position(|p| p.revents != 0) {
+            return Ok(Some(i));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_wait_status() {
+        assert_eq!(Status::from_wait(3 << 8).exit_code, Some(3));
+        let killed = Status::from_wait(libc::SIGSEGV | 0x80);
+        assert_eq!(killed.signal, Some(libc::SIGSEGV));
+        assert!(killed.core_dumped);
+    }
+
+    #[test]
+    fn reads_own_stat() {
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        let st = proc_stat(me, None).unwrap();
+        assert!(st.state == 'R' || st.state == 'S');
+    }
+}
