@@ -107,9 +107,18 @@ impl Tracer {
             .collect()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then every remaining line up to the summary; returns (all events, summary).
-    pub fn stop(mut self) -> (Vec<Value>, Value) {
+    pub fn stop(self) -> (Vec<Value>, Value) {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.stop_after_signal()
+    }
+
+    /// Every remaining line up to the summary, once the tracer has been told to stop.
+    pub fn stop_after_signal(mut self) -> (Vec<Value>, Value) {
         while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(30)) {
             self.seen.push(v);
         }

@@ -3,6 +3,7 @@
 mod cmd;
 mod setup;
 mod test;
+mod vmtest;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,11 @@ enum Task {
     Test,
     /// Formatting and clippy (userspace and eBPF), without the tests.
     Lint,
+    /// Boot Debian kernels under qemu and run the root integration tests inside each.
+    Vmtest {
+        /// Kernels to test (default: the whole matrix).
+        kernels: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
         Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
         Task::Test => setup::setup().and_then(|()| test::test()),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
+        Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,95 @@
+//! Ctrl-C in the middle of a fork storm: the tracer stops promptly, prints its summary, and
+//! leaves no program attached. (A test binary of its own: it counts the system's BPF programs,
+//! so no other tracer of this suite may be running meanwhile.)
+
+mod support;
+
+use std::{
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use support::{BIN, Tracer};
+
+/// The tracer's program names as the kernel keeps them (cut to 15 bytes).
+const OUR_PROGRAMS: [&str; 7] = [
+    "sched_process_f", // sched_process_fork and sched_process_free
+    "sched_process_e",
+    "signal_generate",
+    "sys_enter_wait4",
+    "sys_exit_wait4",
+    "sys_enter_waiti",
+    "sys_exit_waitid",
+];
+
+/// Names of every BPF program loaded in the system (BPF_PROG_GET_NEXT_ID + OBJ_GET_INFO).
+fn loaded_program_names() -> Vec<String> {
+    const BPF_PROG_GET_NEXT_ID: i64 = 11;
+    const BPF_PROG_GET_FD_BY_ID: i64 = 13;
+    const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
+    let bpf = |cmd: i64, attr: &mut [u64; 4]| unsafe {
+        libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), 32)
+    };
+    let mut names = Vec::new();
+    let mut id = 0u32;
+    loop {
+        let mut attr = [id as u64, 0, 0, 0];
+        if bpf(BPF_PROG_GET_NEXT_ID, &mut attr) != 0 {
+            break;
+        }
+        id = (attr[0] >> 32) as u32;
+        let mut attr = [id as u64, 0, 0, 0];
+        let fd = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr);
+        if fd < 0 {
+            continue; // unloaded meanwhile
+        }
+        let mut info = [0u8; 80];
+        let mut attr = [fd as u64 | (80u64 << 32), info.as_mut_ptr() as u64, 0, 0];
+        if bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) == 0 {
+            let raw = &info[64..80];
+            let end = raw.iter().position(|&b| b == 0).unwrap_or(16);
+            names.push(String::from_utf8_lossy(&raw[..end]).into_owned());
+        }
+        unsafe { libc::close(fd as i32) };
+    }
+    names
+}
+
+fn ours() -> usize {
+    loaded_program_names()
+        .iter()
+        .filter(|n| {
+            OUR_PROGRAMS
+                .iter()
+                .any(|o| o.starts_with(n.as_str()) || n.starts_with(o))
+        })
+        .count()
+}
+
+#[test]
+fn ctrl_c_during_a_fork_storm_detaches_everything() {
+    let before = ours();
+    let tracer = Tracer::start(&[]);
+    assert!(ours() >= before + 8, "the tracer's 8 programs are loaded");
+    let mut storm = Command::new(BIN)
+        .args(["spawn", "storm", "--parents", "2", "--duration", "20s"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_secs(2));
+    let pid = tracer.pid();
+    let started = Instant::now();
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let (events, summary) = tracer.stop_after_signal();
+    let took = started.elapsed();
+    unsafe { libc::kill(storm.id() as i32, libc::SIGTERM) };
+    let _ = storm.wait();
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    assert!(
+        summary["zombies"].as_u64().unwrap() > 100,
+        "the storm was traced: {summary}"
+    );
+    assert!(events.len() > 100);
+    assert_eq!(ours(), before, "no program left loaded after Ctrl-C");
+}
