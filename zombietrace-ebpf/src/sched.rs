@@ -1,6 +1,7 @@
 //! sched_process_{fork,exit,free}: who forked whom, exits that notify nobody, and the final free.
 
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
+use aya_log_ebpf::warn;
 use zombietrace_common::{FreeEvent, ThreadExitEvent, counter, kind, setting, zflag};
 
 use crate::{
@@ -26,6 +27,10 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<(), i32> {
     let parent = child.real_parent()?.tgid()?;
     if ORIG_PARENT.insert(tgid, parent, 0).is_err() {
         count(counter::PARENT_MAP_FULL);
+        warn!(
+            ctx,
+            "first-parent map full: a reap of {} by a new parent may show as kernel", tgid
+        );
     }
     Ok(())
 }

@@ -3,10 +3,11 @@
 //! its status, and the options); the return probes emit a `WaitEvent` for each child reaped.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_user},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
 };
+use aya_log_ebpf::warn;
 use zombietrace_common::{STATUS_UNKNOWN, WaitArgs, WaitEvent, call, counter, kind};
 
 use crate::{
@@ -34,9 +35,14 @@ fn current_tid() -> u32 {
 }
 
 #[inline(always)]
-fn remember(args: &WaitArgs) {
-    if WAIT_ARGS.insert(current_tid(), args, 0).is_err() {
+fn remember(ctx: &TracePointContext, args: &WaitArgs) {
+    let tid = current_tid();
+    if WAIT_ARGS.insert(tid, args, 0).is_err() {
         count(counter::WAIT_MAP_FULL);
+        warn!(
+            ctx,
+            "wait-call map full: the wait of thread {} is not followed", tid
+        );
     }
 }
 
@@ -49,13 +55,16 @@ fn try_enter_wait4(ctx: &TracePointContext) -> Result<(), i32> {
     let options = field::<u64>(ctx, off!(tp_wait4_options))? as u32;
     // Only a call that may report a stopped or continued child needs its status checked.
     if options & (WUNTRACED | WCONTINUED) != 0 {
-        remember(&WaitArgs {
-            user_ptr: field::<u64>(ctx, off!(tp_wait4_stat_addr))?,
-            options,
-            call: call::WAIT4,
-            which: 0,
-            id: 0,
-        });
+        remember(
+            ctx,
+            &WaitArgs {
+                user_ptr: field::<u64>(ctx, off!(tp_wait4_stat_addr))?,
+                options,
+                call: call::WAIT4,
+                which: 0,
+                id: 0,
+            },
+        );
     }
     Ok(())
 }
@@ -101,17 +110,20 @@ fn try_enter_waitid(ctx: &TracePointContext) -> Result<(), i32> {
         return Ok(()); // a peek: the child stays a zombie
     }
     let which = field::<u64>(ctx, off!(tp_waitid_which))? as u32;
-    remember(&WaitArgs {
-        user_ptr: field::<u64>(ctx, off!(tp_waitid_infop))?,
-        options,
-        call: if which == P_PIDFD {
-            call::WAITID_PIDFD
-        } else {
-            call::WAITID
+    remember(
+        ctx,
+        &WaitArgs {
+            user_ptr: field::<u64>(ctx, off!(tp_waitid_infop))?,
+            options,
+            call: if which == P_PIDFD {
+                call::WAITID_PIDFD
+            } else {
+                call::WAITID
+            },
+            which,
+            id: field::<u64>(ctx, off!(tp_waitid_upid))? as u32,
         },
-        which,
-        id: field::<u64>(ctx, off!(tp_waitid_upid))? as u32,
-    });
+    );
     Ok(())
 }
 
@@ -151,15 +163,17 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
 #[inline(always)]
 fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
     let pid_tgid = bpf_get_current_pid_tgid();
+    let current = Task::current();
     emit(&WaitEvent {
         header: header(kind::WAIT),
         reaper_tgid: (pid_tgid >> 32) as u32,
         reaper_tid: pid_tgid as u32,
         pid,
-        ns_level: Task::current().ns_level()?,
+        ns_level: current.ns_level()?,
         call,
         status,
-        comm: bpf_get_current_comm().unwrap_or([0; 16]),
+        // The process's name, not the reaping thread's.
+        comm: current.group_leader()?.comm()?,
     });
     Ok(())
 }

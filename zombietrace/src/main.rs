@@ -20,6 +20,10 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // Warnings (from zombietrace and from its kernel programs) go to stderr; RUST_LOG overrides.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

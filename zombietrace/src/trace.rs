@@ -113,6 +113,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
                 run.drain(&mut ring.get_mut().0);
                 run.tracker.tick(monotonic_ns(), &mut run.records);
                 run.check_lost(probes.counters()?);
+                probes.flush_logs();
             }
         }
         if let Err(err) = run.flush() {

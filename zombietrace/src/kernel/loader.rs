@@ -7,6 +7,7 @@ use aya::{
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
     programs::{RawTracePoint, TracePoint},
 };
+use aya_log::EbpfLogger;
 use zombietrace_common::{Settings, counter};
 
 use super::{btf::Btf, offsets, privilege, tracefs};
@@ -29,6 +30,8 @@ const SYSCALL_TRACEPOINTS: [&str; 4] = [
 pub struct Probes {
     /// Keeps the programs loaded and attached; `None` once detached.
     ebpf: Option<Ebpf>,
+    /// The programs' own warnings (aya-log), forwarded to stderr through `log`.
+    logger: Option<EbpfLogger<&'static dyn log::Log>>,
     counters: PerCpuArray<MapData, u64>,
     pub attached: usize,
 }
@@ -100,10 +103,18 @@ impl Probes {
                 .with_context(|| format!("attaching to tracepoint syscalls/{name}"))?;
             attached += 1;
         }
+        let logger = match EbpfLogger::init(&mut ebpf) {
+            Ok(logger) => Some(logger),
+            Err(err) => {
+                log::warn!("the eBPF programs' warnings will not be shown: {err}");
+                None
+            }
+        };
         let events = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map")?)?;
         let counters = PerCpuArray::try_from(ebpf.take_map("COUNTERS").context("COUNTERS map")?)?;
         let probes = Probes {
             ebpf: Some(ebpf),
+            logger,
             counters,
             attached,
         };
@@ -112,7 +123,15 @@ impl Probes {
 
     /// Detaches and unloads every program. The ring buffer and counters stay readable.
     pub fn detach(&mut self) {
+        self.flush_logs();
         self.ebpf = None;
+    }
+
+    /// Forwards what the programs logged since the last call.
+    pub fn flush_logs(&mut self) {
+        if let Some(logger) = &mut self.logger {
+            logger.flush();
+        }
     }
 
     pub fn counters(&self) -> Result<Counters> {
