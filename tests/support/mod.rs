@@ -126,7 +126,7 @@ impl Tracer {
         assert!(status.success(), "tracer exited with {status}");
         let summary = self.seen.last().cloned().expect("some output");
         assert_eq!(summary["event"], "summary", "last line is the summary");
-        (self.seen, summary)
+        (std::mem::take(&mut self.seen), summary)
     }
 }
 
