@@ -170,7 +170,7 @@ fn gone(pid: i32) -> bool {
 fn assert_all_gone(pids: &[i32]) {
     for &pid in pids {
         assert!(
-            eventually(Duration::from_secs(3), || gone(pid)),
+            eventually(Duration::from_secs(6), || gone(pid)),
             "{pid} left behind: {:?}",
             stat(pid)
         );
@@ -315,7 +315,15 @@ fn never_with_subreaper_is_reaped_by_the_top() {
 #[test]
 fn ignore_and_nocldwait_never_show_a_zombie() {
     for scenario in ["ignore", "nocldwait"] {
-        let mut s = Spawner::start(&[scenario, "--children", "3", "--hold", "500ms"]);
+        let mut s = Spawner::start(&[
+            scenario,
+            "--children",
+            "3",
+            "--hold",
+            "500ms",
+            "--exit-code",
+            "6",
+        ]);
         let ready = s.ready();
         let parent = num(&ready, "parent_pid") as i32;
         let kids = pids(&ready);
@@ -342,11 +350,11 @@ fn ignore_and_nocldwait_never_show_a_zombie() {
         assert!(status.success());
         let got = children(&lines);
         assert_eq!(got.len(), 3);
-        assert!(
-            got.iter()
-                .all(|c| c["reap"] == "autoreap" && c["reaper_pid"].is_null()),
-            "{got:?}"
-        );
+        for c in &got {
+            assert_eq!(c["reap"], "autoreap", "{c}");
+            assert!(c["reaper_pid"].is_null() && c["gone_ns"].is_null(), "{c}");
+            assert!(c["exit_code"] == 6 || c["exit_code"].is_null(), "{c}");
+        }
         let d = done(&lines);
         assert_eq!(d["autoreaped"], 3);
         if scenario == "nocldwait" {
@@ -405,15 +413,24 @@ fn orphan_with_subreaper_is_reaped_by_the_top() {
 
 #[test]
 fn orphan_without_subreaper_goes_to_init() {
-    let (lines, status) = run(&["orphan", "--children", "2", "--delay", "50ms"]);
+    let (lines, status) = run(&[
+        "orphan",
+        "--children",
+        "2",
+        "--delay",
+        "50ms",
+        "--exit-code",
+        "4",
+    ]);
     assert!(status.success());
     let got = children(&lines);
     assert_eq!(got.len(), 2);
-    assert!(
-        got.iter()
-            .all(|c| c["reap"] == "init" && c["reaper_pid"].is_null()),
-        "{got:?}"
-    );
+    for c in &got {
+        assert_eq!(c["reap"], "init", "{c}");
+        assert!(c["reaper_pid"].is_null() && c["zombie_ns"].is_null(), "{c}");
+        // Known from the pidfd after init reaped it (Linux 6.15+), else null.
+        assert!(c["exit_code"] == 4 || c["exit_code"].is_null(), "{c}");
+    }
     assert_all_gone(&pids(&lines[0]));
 }
 

@@ -132,8 +132,9 @@ fn parent(
         pids: kids.clone(),
     })?;
     if kind.autoreaps() {
-        for &pid in &kids {
-            let rec = ChildRecord::unseen(pid, me, Reap::Autoreap, Status::default());
+        for (&pid, fd) in kids.iter().zip(&pidfds) {
+            let st = process::pidfd_exit_status(fd.as_raw_fd()).unwrap_or_default();
+            let rec = ChildRecord::unseen(pid, me, Reap::Autoreap, st);
             report.send(&Msg::Child(rec))?;
         }
     }
@@ -330,11 +331,20 @@ pub fn release_zombies(
     gone: u64,
     subreaper: Option<Pid>,
 ) -> anyhow::Result<()> {
-    for (i, &pid) in kids.iter().enumerate() {
-        if s.reg.pidfd(pid).is_none() {
-            continue; // autoreaped, or already gone before the top could watch it
-        }
-        if let Some(top) = subreaper {
+    // Autoreaped, or gone before the top could watch: nothing to release.
+    let held: Vec<(Pid, Status)> = kids
+        .iter()
+        .zip(
+            statuses
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(Status::default())),
+        )
+        .filter(|(pid, _)| s.reg.pidfd(**pid).is_some())
+        .map(|(&pid, st)| (pid, st))
+        .collect();
+    if let Some(top) = subreaper {
+        for &(pid, _) in &held {
             s.reg.adopt(pid);
             let (st, t) = s.reap(pid, super::cli::ReapMethod::Wait4)?;
             s.out.child(&ChildRecord::reaped(
@@ -346,26 +356,47 @@ pub fn release_zombies(
                 Reap::Wait4,
                 st,
             ))?;
-        } else {
-            wait_reaped_elsewhere(s, pid, now_ns() + 5_000_000_000)?;
-            let st = statuses.get(i).copied().unwrap_or_default();
-            s.out.child(&ChildRecord::unseen(pid, p, Reap::Init, st))?;
         }
+        return Ok(());
+    }
+    let pids: Vec<Pid> = held.iter().map(|h| h.0).collect();
+    let kept = wait_reaped_elsewhere(s, &pids, now_ns() + 10_000_000_000)?;
+    for ((pid, seen), kept) in held.into_iter().zip(kept) {
+        s.out.child(&ChildRecord::unseen(
+            pid,
+            p,
+            Reap::Init,
+            kept.unwrap_or(seen),
+        ))?;
     }
     Ok(())
 }
 
-/// Waits until someone else (init) has reaped `pid`: its pidfd reports POLLHUP. Gives up
-/// quietly at `deadline` (an unreaping init is not the spawner's to fix).
-pub fn wait_reaped_elsewhere(s: &mut Session, pid: Pid, deadline: u64) -> anyhow::Result<()> {
-    let fd = s.pidfd(pid)?;
+/// Waits until someone else (init) has reaped each of `pids`: its pidfd reports POLLHUP
+/// (checked every 10ms: the release does not wake pidfd pollers). Gives up quietly at
+/// `deadline` (an init that does not reap is not the spawner's to fix). Returns the exit
+/// status the kernel kept for each pidfd, where it has one.
+pub fn wait_reaped_elsewhere(
+    s: &mut Session,
+    pids: &[Pid],
+    deadline: u64,
+) -> anyhow::Result<Vec<Option<Status>>> {
+    let mut fds = pids
+        .iter()
+        .map(|&pid| Ok(pollfd(s.pidfd(pid)?, 0)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     while now_ns() < deadline {
-        let mut fds = [pollfd(fd, 0)];
         process::poll_until(&mut fds, Some((now_ns() + 10_000_000).min(deadline)))?;
-        if fds[0].revents & libc::POLLHUP != 0 {
+        if fds.iter().all(|f| f.revents & libc::POLLHUP != 0) {
             break;
         }
     }
-    s.reg.forget(pid);
-    Ok(())
+    let kept = fds
+        .iter()
+        .map(|f| process::pidfd_exit_status(f.fd))
+        .collect();
+    for &pid in pids {
+        s.reg.forget(pid);
+    }
+    Ok(kept)
 }

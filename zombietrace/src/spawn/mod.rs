@@ -37,16 +37,10 @@ pub use cli::Scenario;
 use held::Kind;
 use session::Session;
 
+/// With --json, ground truth as JSON Lines on stdout: one `ready` line once the children exist
+/// (for held scenarios: once the zombies are in place), one `child` line per child when its
+/// fate is known, one `done` line last. Times are CLOCK_MONOTONIC ns (bpf_ktime_get_ns).
 #[derive(Debug, clap::Args)]
-#[command(
-    about = "Reproduce a zombie case on purpose and print its ground truth",
-    long_about = "Reproduce a zombie case on purpose and print its ground truth.\n\n\
-                  With --json: JSON Lines on stdout: one `ready` line once the children exist \
-                  (for held scenarios: once the zombies are in place), one `child` line per child \
-                  when its fate is known, one `done` line last. Times are CLOCK_MONOTONIC ns, the \
-                  clock of bpf_ktime_get_ns. SIGINT/SIGTERM at any moment kills and reaps \
-                  everything the spawner made (held zombies are released by their parent exiting)."
-)]
 pub struct SpawnArgs {
     #[command(subcommand)]
     pub scenario: Scenario,

@@ -9,7 +9,6 @@ use super::channel::{Msg, MsgWriter};
 use super::cleanup;
 use super::cli::{OrphanArgs, ReapMethod, human};
 use super::fate::Fate;
-use super::held::wait_reaped_elsewhere;
 use super::process::{self, Pid, Status, now_ns, pollfd};
 use super::session::{Recv, Session, Wake};
 use super::truth::{ChildRecord, Done, Reap};
@@ -124,62 +123,69 @@ pub fn run(s: &mut Session, a: &OrphanArgs) -> anyhow::Result<Done> {
             s.reg.adopt(pid);
         }
     }
-    // Each child: gone (its pidfd readable), then reaped by the top or by init.
+    // Each child: gone (its pidfd readable), then reaped: by the top, --reap-delay later
+    // (subreaper), or by init, seen as POLLHUP on its pidfd (checked every 10ms: the release
+    // does not wake pidfd pollers).
     let reap_delay = a.reap_delay.as_nanos() as u64;
-    let mut gone: Vec<Option<u64>> = vec![None; kids.len()];
-    let mut done = vec![false; kids.len()];
+    let n = kids.len();
+    let mut gone: Vec<Option<u64>> = vec![None; n];
+    let mut seen: Vec<Status> = vec![Status::default(); n];
+    let mut done = vec![false; n];
     let limit = now_ns() + delay + reap_delay + 60_000_000_000;
     while done.iter().any(|d| !d) {
         let now = now_ns();
-        for i in 0..kids.len() {
-            let Some(g) = gone[i].filter(|&g| !done[i] && now >= g + reap_delay) else {
+        for i in 0..n {
+            if !subreaper || done[i] {
                 continue;
-            };
-            let pid = kids[i];
-            if subreaper {
-                let (st, t) = s.reap(pid, ReapMethod::Wait4)?;
-                s.out.child(&ChildRecord::reaped(
-                    pid,
-                    p,
-                    top,
-                    Some(g),
-                    t,
-                    Reap::Wait4,
-                    st,
-                ))?;
-            } else {
-                let st = process::proc_stat(pid, None)
-                    .filter(|st| st.state == 'Z')
-                    .and_then(|st| st.exit_status)
-                    .map(Status::from_wait)
-                    .unwrap_or_default();
-                wait_reaped_elsewhere(s, pid, now_ns() + 5_000_000_000)?;
-                s.out.child(&ChildRecord::unseen(pid, p, Reap::Init, st))?;
             }
-            done[i] = true;
+            if let Some(g) = gone[i].filter(|&g| now >= g + reap_delay) {
+                let (st, t) = s.reap(kids[i], ReapMethod::Wait4)?;
+                let rec = ChildRecord::reaped(kids[i], p, top, Some(g), t, Reap::Wait4, st);
+                s.out.child(&rec)?;
+                done[i] = true;
+            }
         }
-        let waiting: Vec<usize> = (0..kids.len()).filter(|&i| gone[i].is_none()).collect();
-        let mut fds = waiting
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        let open: Vec<usize> = (0..n)
+            .filter(|&i| !done[i] && (gone[i].is_none() || !subreaper))
+            .collect();
+        let mut fds = open
             .iter()
-            .map(|&i| Ok(pollfd(s.pidfd(kids[i])?, libc::POLLIN)))
+            .map(|&i| {
+                let events = if gone[i].is_none() { libc::POLLIN } else { 0 };
+                Ok(pollfd(s.pidfd(kids[i])?, events))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let next = (0..kids.len())
-            .filter(|&i| !done[i])
-            .filter_map(|i| gone[i])
-            .map(|g| g + reap_delay)
-            .min();
-        if waiting.is_empty() && next.is_none() {
-            continue;
+        let mut deadline = limit;
+        for i in (0..n).filter(|&i| !done[i]) {
+            match gone[i] {
+                Some(g) if subreaper => deadline = deadline.min(g + reap_delay),
+                Some(_) => deadline = deadline.min(now + 10_000_000),
+                None => {}
+            }
         }
-        match s.poll(&mut fds, Some(next.unwrap_or(limit).min(limit)), true)? {
+        match s.poll(&mut fds, Some(deadline), true)? {
             Wake::Stop => return stop(s, p, &kids),
             Wake::Timeout if now_ns() >= limit => bail!("orphans did not exit in time"),
             Wake::Timeout => {}
             Wake::Events => {
                 let t = now_ns();
-                for (fd, &i) in fds.iter().zip(&waiting) {
-                    if fd.revents != 0 {
+                for (fd, &i) in fds.iter().zip(&open) {
+                    if fd.revents != 0 && gone[i].is_none() {
                         gone[i] = Some(t);
+                        seen[i] = process::proc_stat(kids[i], None)
+                            .filter(|st| st.state == 'Z')
+                            .and_then(|st| st.exit_status)
+                            .map_or(Status::default(), Status::from_wait);
+                    }
+                    if !subreaper && fd.revents & libc::POLLHUP != 0 {
+                        let st = process::pidfd_exit_status(fd.fd).unwrap_or(seen[i]);
+                        s.reg.forget(kids[i]);
+                        s.out
+                            .child(&ChildRecord::unseen(kids[i], p, Reap::Init, st))?;
+                        done[i] = true;
                     }
                 }
             }

@@ -110,6 +110,32 @@ pub fn pidfd_kill(pidfd: RawFd, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// The exit status the kernel keeps for a pidfd's process once it has been reaped, by
+/// anyone (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, Linux 6.15+). None before the reap, or
+/// where the kernel does not have it.
+pub fn pidfd_exit_status(pidfd: RawFd) -> Option<Status> {
+    /// `struct pidfd_info` up to `exit_code` (PIDFD_INFO_SIZE_VER0 = 64 bytes).
+    #[repr(C)]
+    struct Info {
+        mask: u64,
+        cgroupid: u64,
+        ids: [u32; 11],
+        exit_code: i32,
+    }
+    const PIDFD_INFO_EXIT: u64 = 1 << 3;
+    // _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, 64 bytes)
+    const PIDFD_GET_INFO: libc::c_ulong = 0xC040_FF0B;
+    let mut info = Info {
+        mask: PIDFD_INFO_EXIT,
+        cgroupid: 0,
+        ids: [0; 11],
+        exit_code: 0,
+    };
+    // SAFETY: the kernel writes at most the 64 bytes the ioctl number encodes into `info`.
+    let r = unsafe { libc::ioctl(pidfd, PIDFD_GET_INFO, &mut info as *mut Info) };
+    (r == 0 && info.mask & PIDFD_INFO_EXIT != 0).then(|| Status::from_wait(info.exit_code))
+}
+
 /// How a process ended, as the wait status (or siginfo) says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
