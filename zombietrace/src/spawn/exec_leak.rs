@@ -10,8 +10,8 @@ use super::channel::{Msg, MsgWriter};
 use super::cleanup;
 use super::cli::{ExecLeakArgs, seconds_arg};
 use super::fate::Fate;
-use super::held::{release_zombies, wait_parent, watch_zombies};
 use super::process::{self, now_ns, pollfd};
+use super::release::{release_zombies, wait_parent, watch_zombies};
 use super::session::{Recv, Session, Wake};
 use super::truth::Done;
 

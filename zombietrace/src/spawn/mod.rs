@@ -9,9 +9,9 @@
 //!
 //! Files: `cli` (flags), `limits` (refusing absurd input), `truth` (output), `process`
 //! (syscalls), `fate` (how a child ends), `cleanup` (signals, lifeline, registry), `session`
-//! (the top's waits, forks, reaps), `channel` (messages to the top);
-//! scenarios: `direct` (delayed, wnowait), `held` (never, ignore, nocldwait, caught-no-wait,
-//! blocked), `orphan`, `threaded`, `exec_leak`, `io_uring`, `storm`.
+//! (the top's waits, forks, reaps), `channel` (messages to the top). Scenarios: `direct`
+//! (delayed, wnowait), `held` (never, ignore, nocldwait, caught-no-wait, blocked) with
+//! `release` (the top's side of a hold), `orphan`, `threaded`, `exec_leak`, `io_uring`, `storm`.
 
 mod channel;
 mod cleanup;
@@ -24,6 +24,7 @@ mod io_uring;
 mod limits;
 mod orphan;
 mod process;
+mod release;
 mod session;
 mod storm;
 mod threaded;

@@ -16,19 +16,18 @@ use super::truth::{Done, Reap};
 /// In the child: touch memory, start the survivor thread, end the main thread alone.
 fn child(fate: Fate, delay_ns: u64, lifeline: RawFd) -> anyhow::Result<()> {
     fate.touch();
-    let survivor = std::thread::Builder::new()
-        .name("survivor".into())
-        .spawn(move || {
-            // Live on for --delay (or until the spawner is gone), then end this last thread.
-            let _ = process::wait_readable(&[lifeline], Some(now_ns() + delay_ns));
-            if let Some(sig) = fate.kill_with {
-                super::fate::raise_default(sig);
-            }
-            // SAFETY: ends only this thread; being the last one, it ends the process. It gives
-            // the leader's code too: which thread's code the wait status carries differs
-            // between kernels (6.18 reports the last thread's).
-            unsafe { libc::syscall(libc::SYS_exit, fate.exit_code) };
-        });
+    // Unnamed, so the thread keeps the process's comm (tracers filter by it).
+    let survivor = std::thread::Builder::new().spawn(move || {
+        // Live on for --delay (or until the spawner is gone), then end this last thread.
+        let _ = process::wait_readable(&[lifeline], Some(now_ns() + delay_ns));
+        if let Some(sig) = fate.kill_with {
+            super::fate::raise_default(sig);
+        }
+        // SAFETY: ends only this thread; being the last one, it ends the process. It gives
+        // the leader's code too: which thread's code the wait status carries differs
+        // between kernels (6.18 reports the last thread's).
+        unsafe { libc::syscall(libc::SYS_exit, fate.exit_code) };
+    });
     if survivor.is_err() {
         bail!("could not start the survivor thread");
     }
