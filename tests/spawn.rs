@@ -13,6 +13,9 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_zombietrace");
 const WAIT: Duration = Duration::from_secs(20);
 const MS: i64 = 1_000_000;
+/// How late a sleep may wake on a loaded 2-core machine (tests run in parallel): the delays
+/// are checked exactly from below, with this much room above.
+const SLACK: i64 = 25 * MS;
 
 /// A running `zombietrace spawn … --json`, its lines read on a thread.
 struct Spawner {
@@ -214,7 +217,7 @@ fn delayed_reports_the_delay_and_the_child_was_a_zombie_before() {
         let z = num(c, "zombie_ns");
         assert_eq!(z, num(c, "reaped_ns") - num(c, "gone_ns"));
         assert!(
-            (300 * MS..305 * MS).contains(&z),
+            (300 * MS..300 * MS + SLACK).contains(&z),
             "zombie_ns {z} not within a few ms of 300ms"
         );
     }
@@ -245,7 +248,10 @@ fn delayed_with_waitid_pidfd_and_a_signal() {
     assert_eq!(c["reap"], "waitid_pidfd");
     assert_eq!(c["signal"], libc::SIGSEGV);
     assert_eq!(c["exit_code"], Value::Null);
-    assert!((20 * MS..25 * MS).contains(&num(c, "zombie_ns")), "{c}");
+    assert!(
+        (20 * MS..20 * MS + SLACK).contains(&num(c, "zombie_ns")),
+        "{c}"
+    );
 }
 
 #[test]
@@ -411,7 +417,10 @@ fn orphan_with_subreaper_is_reaped_by_the_top() {
     assert_eq!(c["reap"], "wait4");
     assert_eq!(c["reaper_pid"], spawner);
     assert_eq!(c["ppid"], parent);
-    assert!((50 * MS..55 * MS).contains(&num(c, "zombie_ns")), "{c}");
+    assert!(
+        (50 * MS..50 * MS + SLACK).contains(&num(c, "zombie_ns")),
+        "{c}"
+    );
 }
 
 #[test]
@@ -485,7 +494,10 @@ fn threaded_leader_is_not_reapable_until_its_last_thread_ends() {
     assert_eq!(c["exit_code"], 5);
     assert!(num(c, "gone_ns") - t_ready >= 300 * MS, "{c}");
     assert!((num(c, "gone_ns") - t_readable).abs() < 20 * MS, "{c}");
-    assert!((20 * MS..25 * MS).contains(&num(c, "zombie_ns")), "{c}");
+    assert!(
+        (20 * MS..20 * MS + SLACK).contains(&num(c, "zombie_ns")),
+        "{c}"
+    );
 }
 
 #[test]
@@ -500,7 +512,7 @@ fn wnowait_peeks_then_reaps_once() {
     for c in &got {
         assert_eq!(c["reap"], "waitid");
         let z = num(c, "zombie_ns");
-        assert!((100 * MS..110 * MS).contains(&z), "{c}");
+        assert!((100 * MS..100 * MS + SLACK).contains(&z), "{c}");
     }
     assert!(num(&done(&lines), "peeks") >= 40, "peeked every few ms");
 }
@@ -540,7 +552,10 @@ fn io_uring_reaps() {
     for c in children(&lines) {
         assert_eq!(c["reap"], "io_uring");
         assert_eq!(c["exit_code"], 9);
-        assert!((30 * MS..35 * MS).contains(&num(&c, "zombie_ns")), "{c}");
+        assert!(
+            (30 * MS..30 * MS + SLACK).contains(&num(&c, "zombie_ns")),
+            "{c}"
+        );
     }
 }
 

@@ -290,3 +290,32 @@ fn bad_flags_are_usage_errors() {
     let out = Command::new(BIN).arg("--no-such-flag").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn pid_namespaces_report_both_pids() {
+    let mut tracer = Tracer::start(&["--comm", "sh"]);
+    let unshare = Command::new("unshare")
+        .args(["--pid", "--fork", "sh", "-c", "sh -c 'exit 3'; exit 4"])
+        .spawn()
+        .unwrap();
+    let unshare_pid = unshare.id() as u64;
+    let out = unshare.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "unshare: {:?}", out.status);
+    // The namespace's init (pid 1 inside), reaped by unshare.
+    let init = tracer.wait_for("namespace init's reap", WAIT, |v| {
+        v["event"] == "reap" && v["ppid"] == unshare_pid
+    });
+    assert_eq!(init["nspid"], 1, "{init}");
+    assert_eq!(init["exit_code"], 4);
+    let init_pid = init["pid"].as_u64().unwrap();
+    // Its child (pid 2 inside), reaped by it with wait4: the pid wait4 returned is the
+    // namespace's, and zombietrace still reports the initial namespace's pid.
+    let child = tracer.wait_for("inner child's reap", WAIT, |v| {
+        v["event"] == "reap" && v["ppid"] == init_pid
+    });
+    assert_eq!(child["nspid"], 2, "{child}");
+    assert_ne!(child["pid"], 2);
+    assert_eq!(child["exit_code"], 3);
+    assert_eq!(child["reap"], "wait4");
+    assert_eq!(child["reaper_pid"], init_pid);
+}

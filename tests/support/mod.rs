@@ -138,9 +138,13 @@ impl Drop for Tracer {
 }
 
 /// Runs `zombietrace spawn <args> --json` to completion; returns its ground-truth lines.
+///
+/// The spawner runs at real-time priority (`chrt -f`): what it measures is when it *learned*
+/// that a child was gone, and on a busy 2-core machine a normal process can learn that
+/// milliseconds late; at SCHED_FIFO it wakes at once, so its ground truth is first-hand.
 pub fn spawn(args: &[&str]) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .arg("spawn")
+    let out = Command::new("chrt")
+        .args(["--fifo", "10", BIN, "spawn"])
         .args(args)
         .arg("--json")
         .output()
