@@ -319,3 +319,103 @@ fn pid_namespaces_report_both_pids() {
     assert_eq!(child["reap"], "wait4");
     assert_eq!(child["reaper_pid"], init_pid);
 }
+
+/// What the tracer must say about a child, given what the spawner saw first-hand.
+fn check_against_truth(tracer: &mut Tracer, truth: &Value) {
+    let pid = truth["pid"].as_u64().unwrap();
+    let reap = tracer.reap_of(pid, WAIT);
+    let adopted = truth["reaper_pid"].is_u64() && truth["reaper_pid"] != truth["ppid"];
+    let context = format!("\nreap: {reap}\ntruth: {truth}");
+    match truth["reap"].as_str().unwrap() {
+        "autoreap" => assert_eq!(reap["reap"], "autoreap", "{context}"),
+        "init" => {
+            assert_eq!(reap["reap"], "reparented", "{context}");
+            assert_eq!(reap["reaper_role"], "init", "{context}");
+        }
+        "io_uring" => {
+            // No wait call to time it: seen at the task's free, so only approximately.
+            assert_eq!(reap["reap"], "kernel", "{context}");
+            assert_eq!(reap["approx"], true, "{context}");
+            assert!(
+                ns(&reap, "ts_ns") >= ns(truth, "reaped_ns") - TOLERANCE_NS,
+                "{context}"
+            );
+        }
+        call if adopted => {
+            assert_eq!(reap["reap"], "reparented", "{context}");
+            assert_eq!(reap["reaper_role"], "subreaper", "{context}");
+            assert_eq!(reap["reaper_pid"], truth["reaper_pid"], "{context}");
+            assert_eq!(reap["call"], call, "{context}");
+            // The reaper saw the parent die, not the child: compare the reap moments.
+            let late = (ns(&reap, "ts_ns") - ns(truth, "reaped_ns")).abs();
+            assert!(late <= TOLERANCE_NS, "reap time off by {late} ns{context}");
+        }
+        call => {
+            let kind = if call == "wait4" { "wait4" } else { "waitid" };
+            assert_eq!(reap["reap"], kind, "{context}");
+            assert_eq!(reap["call"], call, "{context}");
+            assert_eq!(reap["reaper_pid"], truth["reaper_pid"], "{context}");
+            assert_close(&reap, truth, TOLERANCE_NS);
+        }
+    }
+    assert_eq!(reap["exit_code"], truth["exit_code"], "{context}");
+}
+
+#[test]
+fn every_scenario_is_reported_as_the_spawner_saw_it() {
+    let mut tracer = tracer();
+    let scenarios: [&[&str]; 8] = [
+        &["never", "--children", "2", "--hold", "300ms", "--subreaper"],
+        &[
+            "caught-no-wait",
+            "--children",
+            "2",
+            "--hold",
+            "300ms",
+            "--subreaper",
+        ],
+        &[
+            "blocked",
+            "--children",
+            "2",
+            "--hold",
+            "300ms",
+            "--subreaper",
+            "--exit-code",
+            "5",
+        ],
+        &["wnowait", "--delay", "200ms", "--peek-every", "100us"],
+        &["exec-leak", "--hold", "300ms", "--subreaper"],
+        &["io-uring", "--children", "2", "--delay", "50ms"],
+        &["orphan", "--delay", "100ms"],
+        &[
+            "delayed",
+            "--children",
+            "3",
+            "--reap",
+            "pidfd",
+            "--delay",
+            "20ms",
+        ],
+    ];
+    let runs: Vec<_> = scenarios
+        .iter()
+        .map(|args| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                (args.join(" "), spawn(&args))
+            })
+        })
+        .collect();
+    for run in runs {
+        let (args, truth) = run.join().unwrap();
+        let kids = children(&truth);
+        assert!(!kids.is_empty(), "{args}: no children in {truth:?}");
+        for child in &kids {
+            check_against_truth(&mut tracer, child);
+        }
+    }
+    let (_, summary) = tracer.stop();
+    assert_eq!(summary["lost"], 0);
+}

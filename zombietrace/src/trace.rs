@@ -86,6 +86,10 @@ async fn trace(config: Config) -> Result<ExitCode> {
     let mut ring = unsafe { AsyncFd::register(RingFd(ring)) }
         .map_err(|e| e.into_parts().1)
         .context("watching the ring buffer")?;
+    // A shell starts background jobs with SIGINT ignored, and tokio leaves an ignored signal
+    // ignored: restore the default first, so `kill -INT` stops the trace like Ctrl-C does.
+    // SAFETY: resetting a disposition before any handler for it exists.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut ticker = interval(POLL);

@@ -29,8 +29,7 @@ struct Open {
     /// Identity: start time (0 for zombies found in procfs).
     start_ns: u64,
     nspids: Vec<u32>,
-    /// Its parent has exited (it is, or is about to be, reparented).
-    orphaned: bool,
+    /// Adopted by a new parent (seen in a reparent notification, or adopted before it died).
     reparented: bool,
     freed_at: Option<u64>,
     announced: bool,
@@ -127,14 +126,6 @@ impl Tracker {
     }
 
     fn on_zombie(&mut self, z: ZombieExit, out: &mut Vec<Record>) {
-        // Its own children are orphans now: their reaper will be someone else.
-        if let Some(children) = self.by_parent.get(&z.tgid) {
-            for child in children.clone() {
-                if let Some(open) = self.open.get_mut(&child) {
-                    open.orphaned = true;
-                }
-            }
-        }
         let zombie = Zombie {
             pid: z.tgid,
             nspid: own_nspid(&z.nspids),
@@ -226,7 +217,7 @@ impl Tracker {
             return;
         };
         let open = self.remove(tgid).expect("present");
-        let adopted = open.reparented || open.orphaned || open.zombie.ppid != w.reaper_tgid;
+        let adopted = open.reparented || open.zombie.ppid != w.reaper_tgid;
         let (kind, role) = if adopted {
             (ReapKind::Reparented, Some((self.role_of)(w.reaper_tgid)))
         } else if w.call == Call::Wait4 {
@@ -293,8 +284,10 @@ impl Tracker {
                 continue;
             }
             let open = self.remove(tgid).expect("present");
-            let adopted = open.reparented || open.orphaned;
-            let (kind, role) = if adopted {
+            // Without a reparent notification there is no sign of adoption: a release that no
+            // wait call showed (io_uring's IORING_OP_WAITID), or adoption by a new parent that
+            // ignores SIGCHLD (which is sent no notification), is a `kernel` release.
+            let (kind, role) = if open.reparented {
                 (ReapKind::Reparented, Some((self.role_of)(open.zombie.ppid)))
             } else {
                 (ReapKind::Kernel, None)
@@ -351,7 +344,6 @@ impl Tracker {
                 zombie,
                 start_ns,
                 nspids,
-                orphaned: false,
                 reparented: adopted,
                 freed_at: None,
                 announced,
