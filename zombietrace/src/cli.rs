@@ -34,6 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Reproduce a zombie case on purpose (no root needed for most scenarios).
     Spawn(crate::spawn::SpawnArgs),
+    /// Today's zombies and their parents, with why each parent is not reaping (no root needed
+    /// where procfs allows).
+    Ps(crate::diagnose::PsArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@ mod cli;
 mod clock;
 mod config;
 mod decode;
+mod diagnose;
 mod duration;
 mod filter;
 mod kernel;
@@ -37,6 +38,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         // The spawner forks: it runs before (and without) any async runtime or threads.
         Some(cli::Command::Spawn(args)) => spawn::run(args),
+        Some(cli::Command::Ps(args)) => diagnose::ps(args),
         None => trace::run(config::Config::from_args(cli.trace)),
     }
 }

@@ -1,0 +1,1 @@
+// `zombietrace ps` integration tests (issue 4).
