@@ -26,6 +26,10 @@ pub struct Cli {
     #[command(flatten)]
     pub trace: TraceArgs,
 
+    /// Stop by itself after this long (e.g. 30s), as if Ctrl-C had been pressed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -37,6 +41,19 @@ pub enum Command {
     /// Today's zombies and their parents, with why each parent is not reaping (no root needed
     /// where procfs allows).
     Ps(crate::diagnose::PsArgs),
+    /// Trace for a while, then print parents ranked by how badly they leak zombies, with
+    /// reap-time percentiles and histograms, and why the worst are not reaping (needs root).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How long to trace before reporting (e.g. 30s, 5m).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Duration,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -66,9 +83,10 @@ pub struct TraceArgs {
     #[arg(long)]
     pub threads: bool,
 
-    /// Stop by itself after this long (e.g. 30s), as if Ctrl-C had been pressed.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    /// A parent is leaking when it holds a zombie older than this (or its count of zombies keeps
+    /// growing): a `leak` event then names it and says why it is not reaping.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub leak_after: Duration,
 }
 
 #[cfg(test)]
@@ -97,5 +115,12 @@ mod tests {
         assert_eq!(cli.trace.ppid, Some(7));
         assert_eq!(cli.trace.min_zombie, Some(Duration::from_millis(250)));
         assert!(Cli::try_parse_from(["zombietrace", "--min-zombie", "250"]).is_err());
+        assert_eq!(cli.trace.leak_after, Duration::from_secs(1));
+        let cli = Cli::try_parse_from(["zombietrace", "report", "--for", "5s", "--json"]).unwrap();
+        let Some(Command::Report(report)) = cli.command else {
+            panic!("report")
+        };
+        assert_eq!(report.for_, Duration::from_secs(5));
+        assert!(report.trace.json);
     }
 }

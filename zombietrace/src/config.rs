@@ -12,10 +12,30 @@ pub struct Config {
     pub filter: Filter,
     pub threads: bool,
     pub duration: Option<Duration>,
+    pub leak_after_ns: u64,
+    /// `report`: no per-event lines, a full ranking at the end.
+    pub report: bool,
 }
 
 impl Config {
-    pub fn from_args(args: TraceArgs) -> Config {
+    /// Live tracing (`zombietrace`), stopping after `duration` if given.
+    pub fn live(args: TraceArgs, duration: Option<Duration>) -> Config {
+        Config {
+            duration,
+            ..Config::from_args(args)
+        }
+    }
+
+    /// `zombietrace report --for D`.
+    pub fn report(args: TraceArgs, trace_for: Duration) -> Config {
+        Config {
+            duration: Some(trace_for),
+            report: true,
+            ..Config::from_args(args)
+        }
+    }
+
+    fn from_args(args: TraceArgs) -> Config {
         // The kernel keeps 15 bytes of a command name: compare what it can hold.
         let comm = args.comm.map(|c| truncate_comm(&c));
         Config {
@@ -27,7 +47,9 @@ impl Config {
                 min_zombie_ns: args.min_zombie.map_or(0, |d| d.as_nanos() as u64),
             },
             threads: args.threads,
-            duration: args.duration,
+            duration: None,
+            leak_after_ns: args.leak_after.as_nanos() as u64,
+            report: false,
         }
     }
 
@@ -77,6 +99,8 @@ mod tests {
             },
             threads: true,
             duration: None,
+            leak_after_ns: 1,
+            report: false,
         };
         let s = config.settings();
         assert_eq!(s.filter_pid, 3);

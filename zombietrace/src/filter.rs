@@ -37,7 +37,7 @@ impl Filter {
     pub fn shows(&self, record: &Record) -> bool {
         match record {
             Record::Reap(reap) => reap.zombie_ns >= self.min_zombie_ns,
-            Record::Zombie(_) | Record::Lost { .. } => true,
+            Record::Zombie(_) | Record::Lost { .. } | Record::Leak(_) | Record::LeakEnd(_) => true,
         }
     }
 }
@@ -52,6 +52,7 @@ mod tests {
             pid,
             nspid: None,
             ppid,
+            parent_start_ns: None,
             comm: comm.into(),
             parent_comm: parent_comm.into(),
             status: Default::default(),

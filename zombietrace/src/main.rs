@@ -5,9 +5,11 @@ mod decode;
 mod diagnose;
 mod duration;
 mod filter;
+mod histogram;
 mod kernel;
 mod model;
 mod output;
+mod parents;
 mod procscan;
 mod record;
 mod spawn;
@@ -39,6 +41,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         // The spawner forks: it runs before (and without) any async runtime or threads.
         Some(cli::Command::Spawn(args)) => spawn::run(args),
         Some(cli::Command::Ps(args)) => diagnose::ps(args),
-        None => trace::run(config::Config::from_args(cli.trace)),
+        Some(cli::Command::Report(args)) => {
+            trace::run(config::Config::report(args.trace, args.for_))
+        }
+        None => trace::run(config::Config::live(cli.trace, cli.duration)),
     }
 }

@@ -62,3 +62,8 @@ pub fn reaper_role(pid: u32) -> ReaperRole {
         ReaperRole::Subreaper
     }
 }
+
+/// Whether a process with this pid exists.
+pub fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -74,6 +74,8 @@ pub struct Zombie {
     /// Its pid inside its own pid namespace, where that differs.
     pub nspid: Option<u32>,
     pub ppid: u32,
+    /// The parent's start time (CLOCK_MONOTONIC ns): with `ppid`, the parent's identity.
+    pub parent_start_ns: Option<u64>,
     pub comm: String,
     pub parent_comm: String,
     pub status: ExitStatus,
@@ -102,7 +104,55 @@ pub struct Reap {
     pub approx: bool,
 }
 
+/// Why a parent counts as leaking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakReason {
+    /// It holds a zombie older than `--leak-after`.
+    Old,
+    /// Its count of unreaped zombies keeps growing.
+    Growing,
+}
+
+impl LeakReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeakReason::Old => "old_zombie",
+            LeakReason::Growing => "growing",
+        }
+    }
+}
+
+/// A parent started leaking zombies.
+#[derive(Clone, Debug)]
+pub struct Leak {
+    pub ts_ns: u64,
+    pub pid: u32,
+    pub comm: String,
+    pub reason: LeakReason,
+    pub outstanding: usize,
+    pub oldest_age_ns: u64,
+    /// Its oldest zombies: (pid, comm, age).
+    pub oldest: Vec<(u32, String, u64)>,
+    /// Unreaped zombies accumulated per minute.
+    pub rate_per_min: f64,
+    /// Why it is not reaping, from procfs (None when the process could not be read).
+    pub diagnosis: Option<crate::diagnose::Diagnosis>,
+    pub verdict: Option<String>,
+}
+
+/// A leaking parent recovered (or went away).
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeakEnd {
+    pub ts_ns: u64,
+    pub pid: u32,
+    pub comm: String,
+    pub outstanding: usize,
+    pub leaked_for_ns: u64,
+    /// It exited (its zombies went to a new parent).
+    pub exited: bool,
+}
+
+#[derive(Clone, Debug)]
 pub enum Record {
     Zombie(Zombie),
     Reap(Reap),
@@ -111,4 +161,6 @@ pub enum Record {
         count: u64,
         total: u64,
     },
+    Leak(Box<Leak>),
+    LeakEnd(LeakEnd),
 }

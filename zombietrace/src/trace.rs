@@ -19,11 +19,13 @@ use crate::{
     clock::{WallClock, monotonic_ns},
     config::Config,
     decode::decode,
+    diagnose,
     kernel::loader::{Counters, Probes},
     output::{Output, json::Json, text::Text},
+    parents::Parents,
     procscan,
     record::{Record, Since},
-    summary::{Outstanding, Summary},
+    summary::{Latency, Outstanding, ParentSummary, Summary},
     tracker::Tracker,
 };
 
@@ -34,9 +36,12 @@ const POLL: Duration = Duration::from_millis(50);
 struct Run {
     config: Config,
     tracker: Tracker,
+    parents: Parents,
     output: Box<dyn Output>,
     out: BufWriter<io::Stdout>,
     records: Vec<Record>,
+    /// How many of `records` the per-parent accounting has seen.
+    observed: usize,
     events: u64,
     decode_errors: u64,
     lost_reported: u64,
@@ -61,6 +66,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
         Box::new(Text::new(clock))
     };
     let mut run = Run {
+        parents: Parents::new(config.leak_after_ns),
         tracker: Tracker::new(
             config.filter.clone(),
             config.filter.min_zombie_ns,
@@ -70,6 +76,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
         output,
         out: BufWriter::new(io::stdout()),
         records: Vec::new(),
+        observed: 0,
         events: 0,
         decode_errors: 0,
         lost_reported: 0,
@@ -115,7 +122,9 @@ async fn trace(config: Config) -> Result<ExitCode> {
             }
             _ = ticker.tick() => {
                 run.drain(&mut ring.get_mut().0);
-                run.tracker.tick(monotonic_ns(), &mut run.records);
+                let now = monotonic_ns();
+                run.tracker.tick(now, &mut run.records);
+                run.observe_parents(now);
                 run.check_lost(probes.counters()?);
                 probes.flush_logs();
             }
@@ -138,6 +147,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
     // Frees already seen close their books now, without waiting out the grace period.
     run.tracker
         .tick(now + crate::tracker::FREE_GRACE_NS, &mut run.records);
+    run.observe_pending();
     let counters = probes.counters()?;
     run.check_lost(counters);
     let summary = run.summary(counters, started, now);
@@ -179,9 +189,40 @@ impl Run {
         }
     }
 
+    /// Counts the records the per-parent accounting has not seen yet.
+    fn observe_pending(&mut self) {
+        for record in &self.records[self.observed..] {
+            self.parents.observe(record);
+        }
+        self.observed = self.records.len();
+    }
+
+    /// Leak detection; a parent that starts leaking is diagnosed from procfs right away.
+    fn observe_parents(&mut self, now: u64) {
+        self.observe_pending();
+        let first_new = self.records.len();
+        self.parents.tick(now, &procscan::alive, &mut self.records);
+        for record in &mut self.records[first_new..] {
+            if let Record::Leak(leak) = record
+                && let Ok(diagnosis) = diagnose::diagnose(leak.pid)
+            {
+                let verdict = diagnose::verdict(&diagnosis, leak.outstanding, leak.oldest_age_ns);
+                // Name it as it is now (it may have exec'd since its children died).
+                leak.comm = diagnosis.comm.clone();
+                self.parents
+                    .set_verdict(leak.pid, &diagnosis.comm, verdict.clone());
+                leak.verdict = Some(verdict);
+                leak.diagnosis = Some(diagnosis);
+            }
+        }
+        self.observed = self.records.len();
+    }
+
     fn flush(&mut self) -> io::Result<()> {
+        self.observe_pending();
+        self.observed = 0;
         for record in self.records.drain(..) {
-            if self.config.filter.shows(&record) {
+            if !self.config.report && self.config.filter.shows(&record) {
                 self.output.record(&mut self.out, &record)?;
             }
         }
@@ -203,6 +244,16 @@ impl Run {
             })
             .collect();
         let mut summary = Summary::new(self.tracker.stats(), outstanding, counters);
+        let shown = if self.config.report { 50 } else { 10 };
+        summary.parents = self
+            .parents
+            .ranked(now)
+            .into_iter()
+            .filter(|p| p.zombies > 0)
+            .take(shown)
+            .map(|p| ParentSummary::new(p, now))
+            .collect();
+        summary.latency = Latency::of(self.parents.histogram());
         summary.ts_ns = now;
         summary.duration_ns = now - started;
         summary.events = self.events;

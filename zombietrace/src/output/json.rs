@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::Output;
 use crate::{
+    diagnose::{Diagnosis, Sigchld},
     record::{Record, Since, Zombie},
-    summary::Summary,
+    summary::{Latency, ParentSummary, Summary},
 };
 
 #[derive(Default)]
@@ -71,6 +72,28 @@ impl Output for Json {
                 m.insert("approx".into(), json!(r.approx));
                 Value::Object(m)
             }
+            Record::Leak(l) => json!({
+                "event": "leak",
+                "ts_ns": l.ts_ns,
+                "pid": l.pid,
+                "comm": l.comm,
+                "reason": l.reason.name(),
+                "outstanding": l.outstanding,
+                "oldest_age_ns": l.oldest_age_ns,
+                "oldest": l.oldest.iter().map(|(pid, comm, age)| json!({"pid": pid, "comm": comm, "age_ns": age})).collect::<Vec<_>>(),
+                "rate_per_min": l.rate_per_min,
+                "diagnosis": l.diagnosis.as_ref().map(diagnosis),
+                "verdict": l.verdict,
+            }),
+            Record::LeakEnd(e) => json!({
+                "event": "leak_end",
+                "ts_ns": e.ts_ns,
+                "pid": e.pid,
+                "comm": e.comm,
+                "outstanding": e.outstanding,
+                "leaked_for_ns": e.leaked_for_ns,
+                "exited": e.exited,
+            }),
             Record::Lost { count, total } => json!({
                 "event": "lost",
                 "ts_ns": crate::clock::monotonic_ns(),
@@ -97,8 +120,11 @@ impl Output for Json {
                 })
             })
             .collect();
+        let parents: Vec<Value> = s.parents.iter().map(parent).collect();
         let value = json!({
             "event": "summary",
+            "parents": parents,
+            "latency": latency(&s.latency),
             "ts_ns": s.ts_ns,
             "duration_ns": s.duration_ns,
             "events": s.events,
@@ -116,4 +142,36 @@ impl Output for Json {
         });
         line(out, &value)
     }
+}
+
+fn latency(l: &Latency) -> Value {
+    json!({
+        "count": l.count, "p50_ns": l.p50, "p90_ns": l.p90, "p99_ns": l.p99, "max_ns": l.max,
+        "log2_ns": l.log2.iter().map(|(low, high, n)| json!({"low": low, "high": high, "count": n})).collect::<Vec<_>>(),
+    })
+}
+
+fn parent(p: &ParentSummary) -> Value {
+    let reaps: Map<String, Value> = p
+        .reaps
+        .iter()
+        .map(|(k, v)| (k.name().to_string(), json!(v)))
+        .collect();
+    json!({
+        "pid": p.pid, "comm": p.comm, "outstanding": p.outstanding, "oldest_age_ns": p.oldest_age_ns,
+        "zombies": p.zombies, "reaped": p.reaped, "reaps": reaps, "latency": latency(&p.latency),
+        "leaking": p.leaking, "leaks": p.leaks, "rate_per_min": p.rate_per_min, "exited": p.exited,
+        "verdict": p.verdict,
+    })
+}
+
+fn diagnosis(d: &Diagnosis) -> Value {
+    json!({
+        "pid": d.pid, "comm": d.comm, "cmdline": d.cmdline, "user": d.user,
+        "state": d.state.to_string(), "state_text": d.state_text, "wchan": d.wchan,
+        "threads": d.threads, "age_ns": d.age_ns,
+        "sigchld": match d.sigchld { Sigchld::Default => "default", Sigchld::Caught => "caught", Sigchld::Ignored => "ignored" },
+        "sigchld_blocked": d.sigchld_blocked, "traced": d.traced, "cgroup": d.cgroup,
+        "ns_init": d.ns_init, "nspid": d.nspid,
+    })
 }

@@ -121,6 +121,43 @@ impl Output for Text {
                     nspid_note(&r.zombie),
                 )
             }
+            Record::Leak(l) => {
+                let oldest: Vec<String> =
+                    l.oldest.iter().map(|(pid, _, _)| pid.to_string()).collect();
+                writeln!(
+                    out,
+                    "{:<12} {:<6} {:>7} {:>7} {:<15} {} zombies, oldest {}, {:.1}/min ({}; oldest: {})",
+                    self.clock.time_of_day(l.ts_ns),
+                    "leak",
+                    l.pid,
+                    "-",
+                    l.comm,
+                    l.outstanding,
+                    format_ns(l.oldest_age_ns),
+                    l.rate_per_min,
+                    match l.reason {
+                        crate::record::LeakReason::Old => "holds an old zombie",
+                        crate::record::LeakReason::Growing => "backlog growing",
+                    },
+                    oldest.join(" "),
+                )?;
+                if let Some(verdict) = &l.verdict {
+                    writeln!(out, "{:<12} {:<6} why: {verdict}", "", "")?;
+                }
+                Ok(())
+            }
+            Record::LeakEnd(e) => writeln!(
+                out,
+                "{:<12} {:<6} {:>7} {:>7} {:<15} {} after {}, {} zombies left",
+                self.clock.time_of_day(e.ts_ns),
+                "ok",
+                e.pid,
+                "-",
+                e.comm,
+                if e.exited { "exited" } else { "caught up" },
+                format_ns(e.leaked_for_ns),
+                e.outstanding,
+            ),
             Record::Lost { count, total } => writeln!(
                 out,
                 "{:<12} {:<6} {count} events lost (ring buffer full; {total} in all)",
@@ -168,6 +205,8 @@ impl Output for Text {
         if s.vanished > 0 {
             writeln!(out, "  zombies whose release was not seen: {}", s.vanished)?;
         }
+        parents(out, s)?;
+        histogram(out, &s.latency)?;
         if s.outstanding.is_empty() {
             writeln!(out, "  no zombies outstanding")?;
         } else {
@@ -189,4 +228,93 @@ impl Output for Text {
         }
         Ok(())
     }
+}
+
+fn parents(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.parents.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "  parents, worst first:")?;
+    writeln!(
+        out,
+        "    {:>7} {:<15} {:>5} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8}  REAPED BY",
+        "PID", "COMM", "ZOMB", "OLDEST", "REAPED", "p50", "p90", "p99", "max"
+    )?;
+    for p in &s.parents {
+        let kinds: Vec<String> = p
+            .reaps
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.name()))
+            .collect();
+        let mut flags = String::new();
+        if p.leaking {
+            flags.push_str(" LEAKING");
+        }
+        if p.exited {
+            flags.push_str(" (exited)");
+        }
+        let lat = |v: u64| {
+            if p.latency.count == 0 {
+                "-".to_string()
+            } else {
+                format_ns(v)
+            }
+        };
+        writeln!(
+            out,
+            "    {:>7} {:<15} {:>5} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8}  {}{flags}",
+            p.pid,
+            p.comm,
+            p.outstanding,
+            if p.outstanding > 0 {
+                format_ns(p.oldest_age_ns)
+            } else {
+                "-".into()
+            },
+            p.reaped,
+            lat(p.latency.p50),
+            lat(p.latency.p90),
+            lat(p.latency.p99),
+            lat(p.latency.max),
+            kinds.join(", "),
+        )?;
+        if let Some(verdict) = &p.verdict {
+            writeln!(out, "            why: {verdict}")?;
+        }
+    }
+    Ok(())
+}
+
+/// bcc-style log2 histogram of zombie times.
+fn histogram(out: &mut dyn Write, latency: &crate::summary::Latency) -> io::Result<()> {
+    if latency.count == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  zombie time: p50 {}, p90 {}, p99 {}, max {} ({} reaps)",
+        format_ns(latency.p50),
+        format_ns(latency.p90),
+        format_ns(latency.p99),
+        format_ns(latency.max),
+        latency.count
+    )?;
+    let top = latency.log2.iter().map(|b| b.2).max().unwrap_or(1).max(1);
+    writeln!(
+        out,
+        "    {:>21} : {:<8} distribution",
+        "zombie time", "count"
+    )?;
+    for &(low, high, n) in &latency.log2 {
+        let stars = (n * 40).div_ceil(top) as usize;
+        writeln!(
+            out,
+            "    {:>9} -> {:<8} : {:<8} |{:<40}|",
+            format_ns(low),
+            format_ns(high),
+            n,
+            "*".repeat(stars.min(40))
+        )?;
+    }
+    Ok(())
 }

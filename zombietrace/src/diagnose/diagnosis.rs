@@ -1,0 +1,273 @@
+//! The facts about one (parent) process that explain why it is or is not reaping.
+
+use serde::Serialize;
+
+use super::procinfo::{self, Stat, Status, Users};
+use super::sigchld::{self, Sigchld};
+
+/// What procfs says about a process, for judging why it does not reap its children.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub pid: u32,
+    pub comm: String,
+    /// Its arguments joined by spaces; empty when unreadable.
+    pub cmdline: String,
+    /// The name of its real uid ("1000" when /etc/passwd has none).
+    pub user: String,
+    /// The state letter: R, S, D, T, t, Z, …
+    pub state: char,
+    pub state_text: String,
+    /// The kernel function it sleeps in; None when running, or hidden (not root, not ours).
+    pub wchan: Option<String>,
+    pub threads: u32,
+    /// Since the process started (fork, not exec).
+    pub age_ns: u64,
+    pub sigchld: Sigchld,
+    /// SIGCHLD is blocked in at least one of its threads.
+    pub sigchld_blocked: bool,
+    /// Stopped by a tracer (state 't') or attached by one (TracerPid ≠ 0).
+    pub traced: bool,
+    /// Its cgroup v2 path (`/system.slice/…`), or the first line of /proc/<pid>/cgroup (v1).
+    pub cgroup: Option<String>,
+    /// PID 1 of a pid namespace other than the reader's (a container's init).
+    pub ns_init: bool,
+    /// Its pid inside its innermost pid namespace, when that is not the reader's.
+    pub nspid: Option<u32>,
+}
+
+/// A diagnosis and the extra facts `zombietrace ps` shows.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    pub diagnosis: Diagnosis,
+    pub ppid: u32,
+    pub tracer_pid: Option<u32>,
+    /// How many of its threads block SIGCHLD (out of `diagnosis.threads`).
+    pub blocked_threads: u32,
+    /// The audit login user, when set and not the same as `user`.
+    pub login_user: Option<String>,
+}
+
+/// What procfs says about `pid` now. Fails with "process N is gone" when it has exited.
+#[allow(dead_code)] // called by the tracer
+pub fn diagnose(pid: u32) -> anyhow::Result<Diagnosis> {
+    Ok(facts(pid, &Users::load(), procinfo::boottime_ns())?.diagnosis)
+}
+
+/// Reads every fact about `pid`. Only stat and status are required: the rest (wchan,
+/// cmdline, cgroup, other threads) is what procfs may hide or lose, and shows as unknown.
+pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> anyhow::Result<Facts> {
+    let stat = procinfo::parse_stat(&procinfo::read(pid, "stat")?)?;
+    let status = procinfo::parse_status(&procinfo::read(pid, "status")?)?;
+    let wchan = procinfo::read(pid, "wchan")
+        .ok()
+        .and_then(|t| procinfo::parse_wchan(&t));
+    let cmdline = procinfo::read_bytes(pid, "cmdline")
+        .map(|raw| procinfo::parse_cmdline(&raw))
+        .unwrap_or_default();
+    let cgroup = procinfo::read(pid, "cgroup")
+        .ok()
+        .and_then(|t| procinfo::parse_cgroup(&t));
+    let loginuid = procinfo::read(pid, "loginuid")
+        .ok()
+        .and_then(|t| procinfo::parse_loginuid(&t));
+    let blocked_threads = blocked_threads(pid, &status);
+    Ok(assemble(
+        &stat,
+        &status,
+        Extra {
+            wchan,
+            cmdline,
+            cgroup,
+            loginuid,
+            blocked_threads,
+        },
+        users,
+        now_boottime_ns,
+    ))
+}
+
+/// The parts of a diagnosis read from files other than stat and status.
+#[derive(Debug, Default)]
+pub struct Extra {
+    pub wchan: Option<String>,
+    pub cmdline: String,
+    pub cgroup: Option<String>,
+    pub loginuid: Option<u32>,
+    pub blocked_threads: u32,
+}
+
+/// Builds the facts from parsed procfs texts.
+pub fn assemble(
+    stat: &Stat,
+    status: &Status,
+    extra: Extra,
+    users: &Users,
+    now_boottime_ns: u64,
+) -> Facts {
+    let user = users.name(status.uids[0]);
+    let nested = status.nspid.len() > 1;
+    let inner = status.nspid.last().copied();
+    let state = stat.state;
+    let state_text = if status.state == state && !status.state_text.is_empty() {
+        status.state_text.clone()
+    } else {
+        procinfo::state_text(state).to_string()
+    };
+    let diagnosis = Diagnosis {
+        pid: stat.pid,
+        comm: stat.comm.clone(),
+        cmdline: extra.cmdline,
+        state,
+        state_text,
+        wchan: extra.wchan,
+        threads: status.threads,
+        age_ns: procinfo::age_ns(stat.start_ticks, now_boottime_ns),
+        sigchld: sigchld::disposition(status.sigign, status.sigcgt),
+        sigchld_blocked: extra.blocked_threads > 0 || sigchld::blocked(status.sigblk),
+        traced: state == 't' || status.tracer_pid != 0,
+        cgroup: extra.cgroup,
+        ns_init: nested && inner == Some(1),
+        nspid: if nested { inner } else { None },
+        user: user.clone(),
+    };
+    let login_user = extra
+        .loginuid
+        .map(|uid| users.name(uid))
+        .filter(|name| *name != user);
+    Facts {
+        diagnosis,
+        ppid: stat.ppid,
+        tracer_pid: (status.tracer_pid != 0).then_some(status.tracer_pid),
+        blocked_threads: extra
+            .blocked_threads
+            .max(sigchld::blocked(status.sigblk) as u32),
+        login_user,
+    }
+}
+
+/// How many threads have SIGCHLD in their `SigBlk` (the process's own status shows only the
+/// main thread's mask). Threads that exit meanwhile are skipped; if the task list cannot be
+/// read, the main thread's mask stands for all.
+fn blocked_threads(pid: u32, main: &Status) -> u32 {
+    let main_only = sigchld::blocked(main.sigblk) as u32;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return main_only;
+    };
+    let mut count = 0;
+    for task in tasks.flatten() {
+        let path = task.path().join("status");
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(st) = procinfo::parse_status(&text)
+            && sigchld::blocked(st.sigblk)
+        {
+            count += 1;
+        }
+    }
+    count.max(main_only)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(state: char) -> Stat {
+        Stat {
+            pid: 9001,
+            comm: "sleep".into(),
+            state,
+            ppid: 9000,
+            start_ticks: 0,
+            processor: Some(0),
+            exit_code: Some(0),
+        }
+    }
+
+    #[test]
+    fn assembles_a_container_init() {
+        let status = Status {
+            state: 'S',
+            state_text: "sleeping".into(),
+            uids: [0; 4],
+            nspid: vec![9001, 1],
+            threads: 1,
+            sigcgt: 0x10000,
+            ..Status::default()
+        };
+        let users = Users::parse("root:x:0:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n");
+        let f = assemble(
+            &stat('S'),
+            &status,
+            Extra {
+                loginuid: Some(1000),
+                ..Extra::default()
+            },
+            &users,
+            5_000_000_000,
+        );
+        let d = &f.diagnosis;
+        assert!(d.ns_init);
+        assert_eq!(d.nspid, Some(1));
+        assert_eq!(
+            (d.sigchld, d.sigchld_blocked, d.traced),
+            (Sigchld::Caught, false, false)
+        );
+        assert_eq!(
+            (d.user.as_str(), d.state_text.as_str()),
+            ("root", "sleeping")
+        );
+        assert_eq!(f.login_user.as_deref(), Some("alice"));
+        assert_eq!(d.age_ns, 5_000_000_000);
+    }
+
+    #[test]
+    fn assembles_a_traced_blocked_process() {
+        let status = Status {
+            state: 't',
+            state_text: "tracing stop".into(),
+            tracer_pid: 77,
+            uids: [1000; 4],
+            nspid: vec![42],
+            threads: 4,
+            sigblk: 0x10000,
+            ..Status::default()
+        };
+        let f = assemble(&stat('t'), &status, Extra::default(), &Users::default(), 0);
+        let d = &f.diagnosis;
+        assert!(!d.ns_init);
+        assert_eq!(d.nspid, None);
+        assert!(d.traced && d.sigchld_blocked);
+        assert_eq!(d.sigchld, Sigchld::Default);
+        assert_eq!(d.user, "1000");
+        assert_eq!((f.tracer_pid, f.blocked_threads), (Some(77), 1));
+        // A thread other than the main one blocks it.
+        let f = assemble(
+            &stat('S'),
+            &Status {
+                sigblk: 0,
+                ..status
+            },
+            Extra {
+                blocked_threads: 2,
+                ..Extra::default()
+            },
+            &Users::default(),
+            0,
+        );
+        assert!(f.diagnosis.sigchld_blocked);
+        assert_eq!(f.diagnosis.state_text, "sleeping");
+    }
+
+    #[test]
+    fn diagnoses_itself_and_fails_on_the_gone() {
+        let me = std::process::id();
+        let d = diagnose(me).unwrap();
+        assert_eq!(d.pid, me);
+        assert!(d.threads >= 1);
+        assert!(
+            diagnose(u32::MAX - 1)
+                .unwrap_err()
+                .to_string()
+                .contains("is gone")
+        );
+    }
+}

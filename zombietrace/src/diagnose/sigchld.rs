@@ -1,0 +1,98 @@
+//! SIGCHLD's disposition and mask from the hex signal sets of /proc/<pid>/status
+//! (`SigBlk`, `SigIgn`, `SigCgt`): signal N is bit N−1, so SIGCHLD (17) is bit 16.
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+/// What a process does with SIGCHLD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sigchld {
+    /// SIG_DFL: nothing happens on a child's exit; the children stay zombies until waited for.
+    Default,
+    /// A handler is installed (`SigCgt`).
+    Caught,
+    /// SIG_IGN (`SigIgn`): the kernel reaps the children itself as they exit.
+    Ignored,
+}
+
+impl Sigchld {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sigchld::Default => "default",
+            Sigchld::Caught => "caught",
+            Sigchld::Ignored => "ignored",
+        }
+    }
+}
+
+/// SIGCHLD's bit in a procfs signal set.
+pub const SIGCHLD_BIT: u64 = 1 << (libc::SIGCHLD - 1);
+
+/// Parses a procfs signal set (`SigBlk:\t0000000000010000` → the hex part).
+pub fn parse_mask(hex: &str) -> anyhow::Result<u64> {
+    let hex = hex.trim();
+    // Wider sets (more than 64 signals, on some architectures) list the high words first.
+    let low = &hex[hex.len().saturating_sub(16)..];
+    u64::from_str_radix(low, 16).with_context(|| format!("not a signal set: `{hex}`"))
+}
+
+/// SIGCHLD's disposition from `SigIgn` and `SigCgt`. A handler wins over SIG_IGN (procfs never
+/// shows both, but a handler is what runs).
+pub fn disposition(sigign: u64, sigcgt: u64) -> Sigchld {
+    if sigcgt & SIGCHLD_BIT != 0 {
+        Sigchld::Caught
+    } else if sigign & SIGCHLD_BIT != 0 {
+        Sigchld::Ignored
+    } else {
+        Sigchld::Default
+    }
+}
+
+/// SIGCHLD is in this thread's `SigBlk`.
+pub fn blocked(sigblk: u64) -> bool {
+    sigblk & SIGCHLD_BIT != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigchld_is_bit_16() {
+        assert_eq!(SIGCHLD_BIT, 0x10000);
+    }
+
+    #[test]
+    fn parses_masks() {
+        assert_eq!(parse_mask("0000000000010000").unwrap(), 0x10000);
+        assert_eq!(parse_mask(" 0000000001001000\n").unwrap(), 0x1001000);
+        // 128-bit sets: the low word is last.
+        assert_eq!(
+            parse_mask("00000000000000000000000000010000").unwrap(),
+            0x10000
+        );
+        assert!(parse_mask("zz").is_err());
+        assert!(parse_mask("").is_err());
+    }
+
+    #[test]
+    fn decodes_dispositions() {
+        // bash: SIGCHLD caught, SIGQUIT/SIGTERM/… ignored.
+        assert_eq!(disposition(0x380004, 0x4b817efb), Sigchld::Caught);
+        // python3 at rest: SIGPIPE and SIGXFSZ ignored, SIGINT caught; SIGCHLD default.
+        assert_eq!(disposition(0x1001000, 0x2), Sigchld::Default);
+        assert_eq!(disposition(0x10000, 0), Sigchld::Ignored);
+        assert_eq!(disposition(0x10000 | 0x1000, 0x2), Sigchld::Ignored);
+        assert_eq!(disposition(0, 0x10000), Sigchld::Caught);
+        assert_eq!(disposition(0xffff_ffff & !0x10000, 0), Sigchld::Default);
+    }
+
+    #[test]
+    fn decodes_blocked() {
+        assert!(blocked(0x10000));
+        assert!(blocked(0xfffffffe7ffbfeff));
+        assert!(!blocked(0));
+        assert!(!blocked(!0x10000));
+    }
+}

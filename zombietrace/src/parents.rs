@@ -1,0 +1,261 @@
+//! Per-parent accounting, live from the lifecycle records: zombies outstanding, the oldest one's
+//! age, reaps by kind, the zombie-time distribution, and leak detection. Memory is bounded by the
+//! live parents and the outstanding zombies, not by how long it runs.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::{
+    histogram::Histogram,
+    record::{Leak, LeakEnd, LeakReason, ReapKind, Record},
+};
+
+/// How often the outstanding counts are sampled to tell a growing backlog.
+const SAMPLE_EVERY_NS: u64 = 1_000_000_000;
+/// A count that rose at each of this many samples in a row is "growing".
+const GROWING_SAMPLES: usize = 3;
+/// Exited parents that leaked, kept for the final report.
+const EXITED_KEPT: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParentKey {
+    pub pid: u32,
+    /// Start time (CLOCK_MONOTONIC ns); 0 when unknown (zombies found in procfs).
+    pub start_ns: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Parent {
+    pub pid: u32,
+    pub comm: String,
+    /// Unreaped zombies: child pid → (comm, when it became a zombie).
+    pub outstanding: BTreeMap<u32, (String, u64)>,
+    pub zombies: u64,
+    pub reaped: u64,
+    pub kinds: BTreeMap<ReapKind, u64>,
+    /// How long its children stayed zombies.
+    pub latency: Histogram,
+    /// Since when it is leaking, and why.
+    pub leaking: Option<(u64, LeakReason)>,
+    /// Leak episodes so far.
+    pub leaks: u64,
+    pub verdict: Option<String>,
+    pub exited: bool,
+    samples: VecDeque<usize>,
+}
+
+impl Parent {
+    pub fn oldest_ns(&self) -> Option<u64> {
+        self.outstanding.values().map(|(_, ts)| *ts).min()
+    }
+
+    /// Unreaped zombies accumulated per minute, over the age of the oldest.
+    pub fn rate_per_min(&self, now_ns: u64) -> f64 {
+        match self.oldest_ns() {
+            Some(oldest) if now_ns > oldest => {
+                self.outstanding.len() as f64 * 60e9 / (now_ns - oldest) as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    fn growing(&self) -> bool {
+        self.samples.len() > GROWING_SAMPLES
+            && self
+                .samples
+                .iter()
+                .zip(self.samples.iter().skip(1))
+                .all(|(a, b)| b > a)
+    }
+
+    /// Ranking key: leaking first, then more zombies, then older, then slower reaps.
+    fn severity(&self, now_ns: u64) -> (bool, usize, u64, u64) {
+        (
+            self.leaking.is_some(),
+            self.outstanding.len(),
+            self.oldest_ns().map_or(0, |t| now_ns.saturating_sub(t)),
+            self.latency.quantile(0.99),
+        )
+    }
+}
+
+pub struct Parents {
+    leak_after_ns: u64,
+    parents: HashMap<ParentKey, Parent>,
+    /// Which parent each outstanding zombie counts against (its parent when it died, even if
+    /// it is later handed to a new one).
+    owner: HashMap<u32, ParentKey>,
+    exited: Vec<Parent>,
+    all: Histogram,
+    last_sample_ns: u64,
+}
+
+impl Parents {
+    pub fn new(leak_after_ns: u64) -> Self {
+        Parents {
+            leak_after_ns,
+            parents: HashMap::new(),
+            owner: HashMap::new(),
+            exited: Vec::new(),
+            all: Histogram::default(),
+            last_sample_ns: 0,
+        }
+    }
+
+    /// Zombie times over every parent.
+    pub fn histogram(&self) -> &Histogram {
+        &self.all
+    }
+
+    pub fn observe(&mut self, record: &Record) {
+        match record {
+            Record::Zombie(z) => {
+                let key = ParentKey {
+                    pid: z.ppid,
+                    start_ns: z.parent_start_ns.unwrap_or(0),
+                };
+                let parent = self.parents.entry(key).or_insert_with(|| Parent {
+                    pid: z.ppid,
+                    comm: z.parent_comm.clone(),
+                    ..Default::default()
+                });
+                parent.zombies += 1;
+                parent.outstanding.insert(z.pid, (z.comm.clone(), z.ts_ns));
+                self.owner.insert(z.pid, key);
+                // A parent that is itself now a zombie has exited.
+                if let Some(start) = z.start_ns {
+                    let me = ParentKey {
+                        pid: z.pid,
+                        start_ns: start,
+                    };
+                    if let Some(p) = self.parents.get_mut(&me) {
+                        p.exited = true;
+                    }
+                }
+            }
+            Record::Reap(r) => {
+                self.all.record(r.zombie_ns);
+                let Some(key) = self.owner.remove(&r.zombie.pid) else {
+                    return;
+                };
+                if let Some(parent) = self.parents.get_mut(&key) {
+                    parent.outstanding.remove(&r.zombie.pid);
+                    parent.reaped += 1;
+                    *parent.kinds.entry(r.kind).or_default() += 1;
+                    parent.latency.record(r.zombie_ns);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Leak detection at CLOCK_MONOTONIC `now_ns`: `leak` when a parent holds a zombie older
+    /// than the threshold or its backlog keeps growing, `leak_end` when it recovers or exits.
+    /// `alive(pid)` tells whether a parent with nothing outstanding still exists (else it is
+    /// forgotten, keeping memory bounded).
+    pub fn tick(&mut self, now_ns: u64, alive: &dyn Fn(u32) -> bool, out: &mut Vec<Record>) {
+        let sample = now_ns >= self.last_sample_ns + SAMPLE_EVERY_NS;
+        if sample {
+            self.last_sample_ns = now_ns;
+        }
+        let mut forget = Vec::new();
+        for (key, p) in self.parents.iter_mut() {
+            if sample {
+                p.samples.push_back(p.outstanding.len());
+                if p.samples.len() > GROWING_SAMPLES + 1 {
+                    p.samples.pop_front();
+                }
+            }
+            let old = p
+                .oldest_ns()
+                .is_some_and(|t| now_ns.saturating_sub(t) >= self.leak_after_ns);
+            let reason = if old {
+                Some(LeakReason::Old)
+            } else if p.growing() {
+                Some(LeakReason::Growing)
+            } else {
+                None
+            };
+            if let (None, Some(reason)) = (p.leaking, reason)
+                && !p.exited
+            {
+                p.leaking = Some((now_ns, reason));
+                p.leaks += 1;
+                out.push(Record::Leak(Box::new(leak(p, reason, now_ns))));
+            } else if let Some((since, _)) = p.leaking
+                && (p.exited || reason.is_none())
+            {
+                p.leaking = None;
+                out.push(Record::LeakEnd(LeakEnd {
+                    ts_ns: now_ns,
+                    pid: p.pid,
+                    comm: p.comm.clone(),
+                    outstanding: p.outstanding.len(),
+                    leaked_for_ns: now_ns.saturating_sub(since),
+                    exited: p.exited,
+                }));
+            }
+            if p.outstanding.is_empty()
+                && p.leaking.is_none()
+                && (p.exited || (sample && !alive(p.pid)))
+            {
+                forget.push(*key);
+            }
+        }
+        for key in forget {
+            let p = self.parents.remove(&key).expect("present");
+            if p.leaks > 0 {
+                self.exited.push(p);
+                self.exited
+                    .sort_by_key(|p| std::cmp::Reverse(p.severity(now_ns)));
+                self.exited.truncate(EXITED_KEPT);
+            }
+        }
+    }
+
+    /// Records what the diagnosis at leak time found: its current name and the verdict.
+    pub fn set_verdict(&mut self, pid: u32, comm: &str, verdict: String) {
+        for p in self.parents.values_mut().filter(|p| p.pid == pid) {
+            p.comm = comm.to_string();
+            p.verdict = Some(verdict.clone());
+        }
+    }
+
+    /// Parents ranked by severity: live ones and exited ones that leaked.
+    pub fn ranked(&self, now_ns: u64) -> Vec<&Parent> {
+        let mut all: Vec<&Parent> = self.parents.values().chain(&self.exited).collect();
+        all.sort_by_key(|p| (std::cmp::Reverse(p.severity(now_ns)), p.pid));
+        all
+    }
+
+    #[cfg(test)]
+    pub fn tracked(&self) -> usize {
+        self.parents.len()
+    }
+}
+
+fn leak(p: &Parent, reason: LeakReason, now_ns: u64) -> Leak {
+    let mut oldest: Vec<(u32, String, u64)> = p
+        .outstanding
+        .iter()
+        .map(|(pid, (comm, ts))| (*pid, comm.clone(), now_ns.saturating_sub(*ts)))
+        .collect();
+    oldest.sort_by_key(|(pid, _, age)| (std::cmp::Reverse(*age), *pid));
+    let oldest_age_ns = oldest.first().map_or(0, |o| o.2);
+    oldest.truncate(5);
+    Leak {
+        ts_ns: now_ns,
+        pid: p.pid,
+        comm: p.comm.clone(),
+        reason,
+        outstanding: p.outstanding.len(),
+        oldest_age_ns,
+        oldest,
+        rate_per_min: p.rate_per_min(now_ns),
+        diagnosis: None,
+        verdict: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "parents_tests.rs"]
+mod tests;

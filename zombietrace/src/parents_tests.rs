@@ -1,0 +1,153 @@
+use super::*;
+use crate::record::{Reap, Since, Zombie};
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000_000_000;
+
+fn zombie(pid: u32, ppid: u32, ts_ns: u64) -> Zombie {
+    Zombie {
+        pid,
+        nspid: None,
+        ppid,
+        parent_start_ns: Some(7),
+        comm: format!("child{pid}"),
+        parent_comm: "leaker".into(),
+        status: Default::default(),
+        start_ns: Some(pid as u64),
+        ts_ns,
+        since: Since::Notified,
+    }
+}
+
+fn reap(z: Zombie, ts_ns: u64) -> Record {
+    Record::Reap(Reap {
+        zombie_ns: ts_ns - z.ts_ns,
+        zombie: z,
+        ts_ns,
+        reaper_pid: 1,
+        reaper_comm: "x".into(),
+        kind: ReapKind::Wait4,
+        call: Some("wait4"),
+        reaper_role: None,
+        approx: false,
+    })
+}
+
+fn alive(_: u32) -> bool {
+    true
+}
+
+#[test]
+fn old_zombie_starts_a_leak_and_its_reap_ends_it() {
+    let mut parents = Parents::new(S);
+    let mut out = Vec::new();
+    parents.observe(&Record::Zombie(zombie(10, 5, 0)));
+    parents.tick(999 * MS, &alive, &mut out);
+    assert!(out.is_empty(), "not yet a second old");
+    parents.tick(S, &alive, &mut out);
+    let [Record::Leak(leak)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!((leak.pid, leak.outstanding, leak.oldest_age_ns), (5, 1, S));
+    assert_eq!(leak.reason, LeakReason::Old);
+    assert_eq!(leak.oldest[0].0, 10);
+    out.clear();
+    parents.tick(2 * S, &alive, &mut out);
+    assert!(out.is_empty(), "one leak event per episode");
+    parents.observe(&reap(zombie(10, 5, 0), 3 * S));
+    parents.tick(3 * S, &alive, &mut out);
+    let [Record::LeakEnd(end)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (end.pid, end.outstanding, end.leaked_for_ns, end.exited),
+        (5, 0, 2 * S, false)
+    );
+    let ranked = parents.ranked(3 * S);
+    assert_eq!(ranked[0].reaped, 1);
+    assert_eq!(ranked[0].latency.max(), 3 * S);
+    assert_eq!(ranked[0].kinds[&ReapKind::Wait4], 1);
+}
+
+#[test]
+fn fast_reaper_never_leaks() {
+    let mut parents = Parents::new(S);
+    let mut out = Vec::new();
+    for i in 0..100u32 {
+        let t = i as u64 * 10 * MS;
+        parents.observe(&Record::Zombie(zombie(100 + i, 5, t)));
+        parents.observe(&reap(zombie(100 + i, 5, t), t + 100 * MS));
+        parents.tick(t + 100 * MS, &alive, &mut out);
+    }
+    assert!(out.is_empty(), "{out:?}");
+    let p = parents.ranked(2 * S)[0];
+    assert_eq!((p.zombies, p.reaped, p.outstanding.len()), (100, 100, 0));
+    assert!(p.latency.quantile(0.5) >= 100 * MS);
+    assert_eq!(parents.histogram().count(), 100);
+}
+
+#[test]
+fn a_growing_backlog_is_a_leak_before_any_zombie_is_old() {
+    let mut parents = Parents::new(3600 * S);
+    let mut out = Vec::new();
+    for i in 0..6u32 {
+        parents.observe(&Record::Zombie(zombie(100 + i, 5, i as u64 * S)));
+        parents.tick(i as u64 * S + 1, &alive, &mut out);
+    }
+    let leaks: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::Leak(l) => Some(l),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leaks.len(), 1, "{out:?}");
+    assert_eq!(leaks[0].reason, LeakReason::Growing);
+    assert!(leaks[0].rate_per_min > 0.0);
+}
+
+#[test]
+fn gone_parents_are_forgotten_and_exited_leakers_kept() {
+    let mut parents = Parents::new(S);
+    let mut out = Vec::new();
+    // Parent 5 reaps its child and then disappears.
+    parents.observe(&Record::Zombie(zombie(10, 5, 0)));
+    parents.observe(&reap(zombie(10, 5, 0), MS));
+    parents.tick(S, &|_| false, &mut out);
+    assert_eq!(parents.tracked(), 0);
+    // Parent 6 leaks, exits (its own zombie event), and its zombie is adopted and reaped.
+    parents.observe(&Record::Zombie(zombie(20, 6, S)));
+    parents.tick(3 * S, &alive, &mut out);
+    let mut me = zombie(6, 1, 3 * S);
+    me.start_ns = Some(7);
+    parents.observe(&Record::Zombie(me));
+    out.clear();
+    parents.tick(3 * S + 500 * MS, &alive, &mut out);
+    assert!(
+        matches!(&out[..], [Record::LeakEnd(e)] if e.exited && e.outstanding == 1),
+        "{out:?}"
+    );
+    parents.observe(&reap(zombie(20, 6, S), 5 * S));
+    parents.tick(6 * S, &alive, &mut out);
+    let ranked = parents.ranked(6 * S);
+    let six = ranked
+        .iter()
+        .find(|p| p.pid == 6)
+        .expect("the leaker is kept");
+    assert_eq!((six.leaks, six.reaped, six.exited), (1, 1, true));
+}
+
+#[test]
+fn leaking_parents_rank_first() {
+    let mut parents = Parents::new(S);
+    let mut out = Vec::new();
+    for i in 0..3u32 {
+        parents.observe(&Record::Zombie(zombie(100 + i, 5, 10 * S)));
+        parents.observe(&reap(zombie(100 + i, 5, 10 * S), 10 * S + MS));
+    }
+    parents.observe(&Record::Zombie(zombie(200, 9, 0)));
+    parents.tick(10 * S, &alive, &mut out);
+    let ranked = parents.ranked(10 * S);
+    assert_eq!(ranked[0].pid, 9);
+    assert!(ranked[0].leaking.is_some());
+}
