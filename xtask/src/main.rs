@@ -1,5 +1,6 @@
 //! Developer tasks: `cargo xtask setup | run | test | lint`.
 
+mod bench;
 mod cmd;
 mod setup;
 mod test;
@@ -32,9 +33,15 @@ enum Task {
     Test,
     /// Formatting and clippy (userspace and eBPF), without the tests.
     Lint,
-    /// Boot Debian kernels under qemu and run the root integration tests inside each.
+    /// Measure zombietrace's cost side by side with exitsnoop and bpftrace (as root); prints
+    /// tables and writes JSON under target/bench/.
+    Bench,
+    /// Boot Debian kernels (5.10, 6.1, 6.12, 6.18) under qemu and run the root integration
+    /// tests inside each; prints one table, fails if any kernel fails. Kernels are downloaded
+    /// once into ~/.cache/zombietrace/kernels; logs go to target/vmtest/<kernel>/.
     Vmtest {
-        /// Kernels to test (default: the whole matrix).
+        /// Kernels to test: a series name ("6.1" is 6.1 only), else any series or cached release
+        /// containing the text (default: the whole matrix).
         kernels: Vec<String>,
     },
 }
@@ -45,6 +52,7 @@ fn main() -> ExitCode {
         Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
         Task::Test => setup::setup().and_then(|()| test::test()),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
+        Task::Bench => setup::setup().and_then(|()| bench::run()),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {
