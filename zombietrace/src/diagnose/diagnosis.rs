@@ -48,7 +48,6 @@ pub struct Facts {
 }
 
 /// What procfs says about `pid` now. Fails with "process N is gone" when it has exited.
-#[allow(dead_code)] // called by the tracer
 pub fn diagnose(pid: u32) -> anyhow::Result<Diagnosis> {
     Ok(facts(pid, &Users::load(), procinfo::boottime_ns())?.diagnosis)
 }

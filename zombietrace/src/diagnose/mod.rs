@@ -18,12 +18,12 @@ mod verdict;
 use std::process::ExitCode;
 
 // The tracer's API (trace.rs, output/): it diagnoses a parent when it starts leaking.
-#[allow(unused_imports)]
 pub use diagnosis::{Diagnosis, diagnose};
-#[allow(unused_imports)]
 pub use sigchld::Sigchld;
+pub use verdict::verdict;
+// For a caller that knows its zombies' names (ps adds it to its verdicts).
 #[allow(unused_imports)]
-pub use verdict::{exec_hint, verdict};
+pub use verdict::exec_hint;
 
 /// List today's zombies and their parents, with why each parent is not reaping (no eBPF).
 ///
