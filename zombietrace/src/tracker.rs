@@ -1,7 +1,7 @@
 //! The lifecycle tracker: pairs each zombie with its release, per task, keyed by
 //! (tgid, start time) so that pid reuse never joins two processes.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::{
     filter::Filter,
@@ -53,7 +53,6 @@ pub struct Tracker {
     open: HashMap<u32, Open>,
     /// (namespace level ≥ 1, pid there) → tgids, for wait calls made inside pid namespaces.
     by_ns: HashMap<(u32, u32), Vec<u32>>,
-    by_parent: HashMap<u32, HashSet<u32>>,
     freed: VecDeque<(u32, u64)>,
     unannounced: VecDeque<(u32, u64)>,
     stats: Stats,
@@ -71,7 +70,6 @@ impl Tracker {
             role_of,
             open: HashMap::new(),
             by_ns: HashMap::new(),
-            by_parent: HashMap::new(),
             freed: VecDeque::new(),
             unannounced: VecDeque::new(),
             stats: Stats::default(),
@@ -186,14 +184,9 @@ impl Tracker {
         let Some(open) = self.open.get_mut(&tgid) else {
             return;
         };
-        let old_parent = open.zombie.ppid;
         open.zombie.ppid = r.new_ppid;
         open.zombie.parent_comm = r.new_parent_comm.clone();
         open.reparented = true;
-        if let Some(set) = self.by_parent.get_mut(&old_parent) {
-            set.remove(&tgid);
-        }
-        self.by_parent.entry(r.new_ppid).or_default().insert(tgid);
         if r.autoreap.is_some() {
             let open = self.remove(tgid).expect("present");
             let role = (self.role_of)(r.new_ppid);
@@ -340,7 +333,6 @@ impl Tracker {
         for (level, &nr) in nspids.iter().enumerate().skip(1) {
             self.by_ns.entry((level as u32, nr)).or_default().push(tgid);
         }
-        self.by_parent.entry(zombie.ppid).or_default().insert(tgid);
         self.open.insert(
             tgid,
             Open {
@@ -363,12 +355,6 @@ impl Tracker {
                 if list.is_empty() {
                     self.by_ns.remove(&key);
                 }
-            }
-        }
-        if let Some(set) = self.by_parent.get_mut(&open.zombie.ppid) {
-            set.remove(&tgid);
-            if set.is_empty() {
-                self.by_parent.remove(&open.zombie.ppid);
             }
         }
         Some(open)
