@@ -23,6 +23,38 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Runs a `cargo test`, echoing its output, and adds up its `test result:` lines.
+pub fn run_counting_tests(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("xtask: running {cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count(rest, " passed");
+            failed += count(rest, " failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok((passed, failed))
+}
+
+/// The number before `label` in "ok. 3 passed; 0 failed; …".
+fn count(text: &str, label: &str) -> u64 {
+    text.split(';')
+        .find_map(|part| part.trim().strip_suffix(label.trim()))
+        .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd
         .output()
@@ -54,4 +86,16 @@ unsafe extern "C" {
     fn libc_geteuid() -> u32;
     #[link_name = "signal"]
     fn libc_signal(signum: i32, handler: usize) -> usize;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_cargo_test_results() {
+        let line =
+            "ok. 17 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 10.58s";
+        assert_eq!(super::count(line, " passed"), 17);
+        assert_eq!(super::count(line, " failed"), 2);
+        assert_eq!(super::count("FAILED. 3 passed; 1 failed", " failed"), 1);
+    }
 }

@@ -45,12 +45,21 @@ pub fn test() -> Result<()> {
         );
     }
     lint()?;
-    cmd::run(Command::new("cargo").current_dir(root()).args([
+    let mut cargo = Command::new("cargo");
+    cargo.current_dir(root()).args([
         "test",
         "--workspace",
         "--exclude",
         "zombietrace-ebpf",
-    ]))
+        "--all-targets",
+    ]);
+    let (passed, failed) = cmd::run_counting_tests(&mut cargo)?;
+    // One closing line for the whole suite (every test binary's own line is above).
+    println!("zombietrace test suite: {passed} passed, {failed} failed");
+    if failed > 0 || passed == 0 {
+        bail!("the test suite did not pass");
+    }
+    Ok(())
 }
 
 pub fn run(args: &[String]) -> Result<()> {
