@@ -1,7 +1,382 @@
-//! `cargo xtask vmtest`: the root integration tests on Debian's kernels under qemu (issue 5).
+//! `cargo xtask vmtest [KERNEL…]`: the root integration tests (every `[[test]]` target of the
+//! zombietrace package, as built for the host) on each Debian kernel of the matrix, booted under
+//! qemu with a tiny initramfs; one table of results, non-zero exit if any kernel failed.
+//!
+//! Environment: `VMTEST_REFRESH=1` asks apt for newer kernels even when some are cached;
+//! `VMTEST_TIMEOUT=<seconds>` bounds each test binary in the guest (default 600; the boot as a
+//! whole gets that per binary plus two minutes); `VMTEST_TEST_THREADS` is passed
+//! to each test binary as `--test-threads` (default 2, as `cargo test` on two cpus);
+//! `VMTEST_CPUS` sets the guest's cpus (default 2).
 
-use anyhow::{Result, bail};
+mod apt;
+mod initramfs;
+mod kernels;
+mod qemu;
+mod report;
 
-pub fn run(_kernels: &[String]) -> Result<()> {
-    bail!("vmtest is not built yet")
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::cmd::root;
+use kernels::{Kernel, MATRIX, Series};
+use qemu::{Boot, Ending, Logs};
+
+const MEMORY: &str = "3G";
+
+/// One kernel's line of the table.
+struct Row {
+    kernel: String,
+    boot: String,
+    binaries: Vec<report::Binary>,
+    wall: Duration,
+    ok: bool,
+    logs: Option<Logs>,
+}
+
+pub fn run(filters: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let selected = select(filters)?;
+    apt::ensure_installed(qemu::QEMU, "qemu-system-x86")?;
+    let busybox = kernels::busybox()?;
+    let (zombietrace, tests) = build()?;
+    let out = root().join("target/vmtest");
+    fs::create_dir_all(&out)?;
+    let initramfs = out.join("initramfs.cpio");
+    let workdir = root().join("zombietrace");
+    let cpus = env_number("VMTEST_CPUS", 2)? as u32;
+    let test_threads = env_number("VMTEST_TEST_THREADS", 2)?;
+    let binary_timeout = env_number("VMTEST_TIMEOUT", 600)?;
+    let timeout = Duration::from_secs(120 + (binary_timeout + 5) * tests.len() as u64);
+    let programs = host_programs(&root().join("tests"))?;
+    initramfs::build(
+        &initramfs::Contents {
+            busybox: &busybox,
+            programs: &programs,
+            zombietrace: &zombietrace,
+            tests: &tests,
+            workdir: &workdir,
+            test_threads: test_threads as u32,
+            binary_timeout,
+        },
+        &initramfs,
+    )?;
+    let refresh = env::var_os("VMTEST_REFRESH").is_some_and(|v| v != "0" && !v.is_empty());
+    let (accel, _) = qemu::accel();
+    eprintln!(
+        "xtask: vmtest: {} test binaries, {} MiB initramfs, qemu -accel {accel}",
+        tests.len(),
+        fs::metadata(&initramfs)?.len() >> 20
+    );
+    let mut rows = Vec::new();
+    for series in selected {
+        let t = Instant::now();
+        let row = match series.kernel(refresh) {
+            Ok(kernel) => test_kernel(&kernel, &initramfs, &out, cpus, timeout)?,
+            Err(err) => Row {
+                kernel: series.name.to_owned(),
+                boot: format!("no kernel: {err:#}"),
+                binaries: Vec::new(),
+                wall: t.elapsed(),
+                ok: false,
+                logs: None,
+            },
+        };
+        rows.push(row);
+    }
+    print_table(&rows, &tests);
+    eprintln!(
+        "xtask: vmtest: total wall time {}",
+        human(started.elapsed())
+    );
+    let failed = rows.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        bail!("vmtest: {failed} of {} kernels failed", rows.len());
+    }
+    Ok(())
+}
+
+/// The series whose name is an argument, or else whose name or cached release contains it.
+fn select(filters: &[String]) -> Result<Vec<&'static Series>> {
+    if filters.is_empty() {
+        return Ok(MATRIX.iter().collect());
+    }
+    let mut chosen: Vec<&'static Series> = Vec::new();
+    for f in filters {
+        let exact: Vec<&'static Series> = MATRIX.iter().filter(|s| s.name == f).collect();
+        let found = if exact.is_empty() {
+            MATRIX
+                .iter()
+                .filter(|s| {
+                    s.name.contains(f.as_str())
+                        || s.cached().is_some_and(|k| k.release.contains(f.as_str()))
+                })
+                .collect()
+        } else {
+            exact
+        };
+        if found.is_empty() {
+            let names: Vec<&str> = MATRIX.iter().map(|s| s.name).collect();
+            bail!(
+                "no kernel matches {f:?}; the matrix is {}",
+                names.join(", ")
+            );
+        }
+        for s in found {
+            if !chosen.iter().any(|c| c.name == s.name) {
+                chosen.push(s);
+            }
+        }
+    }
+    // In matrix order, whatever the order of the arguments.
+    Ok(MATRIX
+        .iter()
+        .filter(|s| chosen.iter().any(|c| c.name == s.name))
+        .collect())
+}
+
+/// Builds the tracer and the integration test binaries; returns the tracer's path and each
+/// `[[test]]` target's (name, executable).
+fn build() -> Result<(PathBuf, Vec<(String, PathBuf)>)> {
+    let bins = cargo_artifacts(&["build", "-p", "zombietrace"])?;
+    let zombietrace = bins
+        .iter()
+        .find(|(kind, name, _)| kind == "bin" && name == "zombietrace")
+        .map(|(_, _, exe)| exe.clone())
+        .context("cargo build reported no zombietrace binary")?;
+    let mut tests: Vec<(String, PathBuf)> =
+        cargo_artifacts(&["test", "--no-run", "-p", "zombietrace"])?
+            .into_iter()
+            .filter(|(kind, _, _)| kind == "test")
+            .map(|(_, name, exe)| (name, exe))
+            .collect();
+    if tests.is_empty() {
+        bail!("cargo test --no-run reported no integration test binary");
+    }
+    tests.sort();
+    Ok((zombietrace, tests))
+}
+
+/// The host programs the guest needs: those the integration tests start by name
+/// (`Command::new("chrt")` in `tests/`), and `sleep`, which the spawner's exec-leak parent
+/// becomes (it must be a real `sleep`, not a busybox applet).
+fn host_programs(tests: &Path) -> Result<Vec<PathBuf>> {
+    let mut names = vec!["sleep".to_owned()];
+    let mut dirs = vec![tests.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path)?;
+                for rest in text.split("Command::new(\"").skip(1) {
+                    if let Some((name, _)) = rest.split_once('"')
+                        && !name.is_empty()
+                        && !names.iter().any(|n| n == name)
+                    {
+                        names.push(name.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let mut programs = Vec::new();
+    for name in names {
+        let found = if name.starts_with('/') {
+            Some(PathBuf::from(&name)).filter(|p| p.is_file())
+        } else {
+            apt::find_on_path(&name)
+        };
+        match found {
+            Some(path) => programs.push(path),
+            None => eprintln!("xtask: vmtest: the tests run {name}, which this host lacks"),
+        }
+    }
+    Ok(programs)
+}
+
+/// (kind, name, executable) of each artifact cargo reports building.
+fn cargo_artifacts(args: &[&str]) -> Result<Vec<(String, String, PathBuf)>> {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root())
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    eprintln!("xtask: running {cmd:?}");
+    let out = cmd.output().context("running cargo")?;
+    if !out.status.success() {
+        bail!("cargo {} failed: {}", args.join(" "), out.status);
+    }
+    let mut found = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let (Some(exe), Some(kind)) = (
+            msg["executable"].as_str(),
+            msg["target"]["kind"][0].as_str(),
+        ) else {
+            continue;
+        };
+        let name = msg["target"]["name"].as_str().unwrap_or_default();
+        found.push((kind.to_owned(), name.to_owned(), PathBuf::from(exe)));
+    }
+    Ok(found)
+}
+
+fn test_kernel(
+    kernel: &Kernel,
+    initramfs: &Path,
+    out: &Path,
+    cpus: u32,
+    timeout: Duration,
+) -> Result<Row> {
+    eprintln!(
+        "xtask: vmtest: booting {} ({} {})",
+        kernel.release, kernel.package, kernel.version
+    );
+    let started = Instant::now();
+    let (ending, logs) = qemu::boot(&Boot {
+        label: kernel.series,
+        vmlinuz: &kernel.vmlinuz,
+        initramfs,
+        logs: &out.join(&kernel.release),
+        memory: MEMORY,
+        cpus,
+        timeout,
+    })?;
+    let wall = started.elapsed();
+    let stdout = fs::read_to_string(&logs.stdout).unwrap_or_default();
+    let run = report::parse(&stdout);
+    let boot = match ending {
+        _ if run.done => "ok".to_owned(),
+        Ending::TimedOut => format!("timeout ({}s)", timeout.as_secs()),
+        Ending::Exited(code) => {
+            let console = fs::read_to_string(&logs.console).unwrap_or_default();
+            if let Some(line) = console.lines().find(|l| l.contains("Kernel panic")) {
+                format!("panic: {}", line.trim())
+            } else if run.kernel_line.is_none() {
+                format!("init never ran (qemu exit {code:?})")
+            } else {
+                format!("ended early (qemu exit {code:?})")
+            }
+        }
+    };
+    let ok = run.done && !run.binaries.is_empty() && run.binaries.iter().all(|b| b.ok());
+    Ok(Row {
+        kernel: kernel.release.clone(),
+        boot,
+        binaries: run.binaries,
+        wall,
+        ok,
+        logs: Some(logs),
+    })
+}
+
+fn print_table(rows: &[Row], tests: &[(String, PathBuf)]) {
+    let mut header = vec!["kernel".to_owned(), "result".to_owned(), "boot".to_owned()];
+    header.extend(tests.iter().map(|(n, _)| format!("{n} p/f/i")));
+    header.push("wall".to_owned());
+    let mut table = vec![header];
+    for r in rows {
+        let result = if r.ok { "PASS" } else { "FAIL" };
+        let mut line = vec![r.kernel.clone(), result.to_owned(), short(&r.boot)];
+        for (name, _) in tests {
+            line.push(
+                r.binaries
+                    .iter()
+                    .find(|b| &b.name == name)
+                    .map_or("-".to_owned(), |b| b.cell()),
+            );
+        }
+        line.push(human(r.wall));
+        table.push(line);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    println!();
+    for line in &table {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    for r in rows.iter().filter(|r| !r.ok) {
+        let failed: u32 = r.binaries.iter().map(|b| b.failed).sum();
+        println!(
+            "\n{} failed (boot: {}; {failed} tests failed):",
+            r.kernel, r.boot
+        );
+        for b in &r.binaries {
+            if !b.summary {
+                let how = match b.status {
+                    Some(137) => "killed after VMTEST_TIMEOUT".to_owned(),
+                    Some(s) => format!("exit {s} without a test result"),
+                    None => "did not finish".to_owned(),
+                };
+                let at = b.last_started.as_deref().unwrap_or("(none)");
+                println!("  {}: {how}; last test reported: {at}", b.name);
+                if !b.running_long.is_empty() {
+                    println!("      still running: {}", b.running_long.join(", "));
+                }
+            }
+            for (test, message) in &b.failures {
+                println!("  {}::{test}", b.name);
+                for m in message {
+                    println!("      {m}");
+                }
+            }
+        }
+        if let Some(l) = &r.logs {
+            for p in [&l.console, &l.stdout, &l.stderr, &l.qemu] {
+                println!("  log: {}", p.display());
+            }
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    let first = s.lines().next().unwrap_or_default();
+    if first.chars().count() > 40 {
+        format!("{}…", first.chars().take(40).collect::<String>())
+    } else {
+        first.to_owned()
+    }
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64> {
+    match env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v} is not a number")),
+        Err(_) => Ok(default),
+    }
 }
