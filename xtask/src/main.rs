@@ -35,7 +35,11 @@ enum Task {
     Lint,
     /// Measure zombietrace's cost side by side with exitsnoop and bpftrace (as root); prints
     /// tables and writes JSON under target/bench/.
-    Bench,
+    Bench {
+        /// A ~2-minute run (fewer pairs, shorter runs) instead of the ~10-minute default.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Boot Debian kernels (5.10, 6.1, 6.12, 6.18) under qemu and run the root integration
     /// tests inside each; prints one table, fails if any kernel fails. Kernels are downloaded
     /// once into ~/.cache/zombietrace/kernels; logs go to target/vmtest/<kernel>/.
@@ -52,7 +56,7 @@ fn main() -> ExitCode {
         Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
         Task::Test => setup::setup().and_then(|()| test::test()),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
-        Task::Bench => setup::setup().and_then(|()| bench::run()),
+        Task::Bench { quick } => setup::setup().and_then(|()| bench::run(quick)),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {

@@ -1,0 +1,106 @@
+//! The targets, judged from what the bench measured: met or missed.
+
+use serde_json::{Value, json};
+
+use super::{
+    report::{Results, int, mib, opt},
+    tracer::Tracer,
+};
+
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub goal: String,
+    pub met: bool,
+}
+
+impl Target {
+    pub fn to_json(&self) -> Value {
+        json!({"target": self.what, "measured": self.measured, "goal": self.goal, "met": self.met})
+    }
+}
+
+pub fn targets(r: &Results) -> Vec<Target> {
+    let mut out = Vec::new();
+    for t in &r.throughput {
+        for s in &t.series {
+            let (goal, min) = if s.tracer.writes_every_event() && s.tracer != Tracer::ZtNull {
+                ("≥ 0.90 (aim 0.93)", 0.90)
+            } else if s.tracer.aggregates() {
+                ("≥ 0.97", 0.97)
+            } else {
+                continue;
+            };
+            let ratio = s.ratio();
+            out.push(Target {
+                what: format!("{} — {}", s.tracer.name(), t.workload.key()),
+                measured: format!("{:.3} ({:.3}–{:.3})", ratio.median, ratio.min, ratio.max),
+                goal: goal.into(),
+                met: ratio.median >= min,
+            });
+        }
+    }
+    if let Some(s) = &r.stress {
+        let lost = s.traced.lost();
+        out.push(Target {
+            what: format!("lost events, stress-ng --vfork 2 for {} s", s.secs),
+            measured: opt(lost),
+            goal: "0".into(),
+            met: lost == Some(0),
+        });
+    }
+    if let Some(b) = &r.burst {
+        let s = b.seen.summary.as_ref();
+        out.push(Target {
+            what: format!("aggregates exact, {} exits, slow reader", int(b.load.exits)),
+            measured: format!(
+                "{}/{} reaped, lost {}",
+                opt(s.and_then(|s| s.load_reaped)),
+                int(b.load.exits),
+                opt(s.map(|s| s.lost))
+            ),
+            goal: "exact".into(),
+            met: b.exact(),
+        });
+    }
+    for s in &r.scale {
+        out.push(Target {
+            what: format!(
+                "peak RSS, {} zombies outstanding — {}",
+                int(s.made),
+                s.tracer.name()
+            ),
+            measured: mib(s.stopped.max_rss_kib),
+            goal: "≤ 64 MiB".into(),
+            met: s.made > 0 && s.stopped.max_rss_kib <= 64 * 1024,
+        });
+    }
+    for (tracer, t) in &r.cost {
+        out.push(Target {
+            what: format!(
+                "CPU at {} exits/s — {}",
+                int(t.load.rate as u64),
+                tracer.name()
+            ),
+            measured: format!("{:.1}% of a core", t.cpu_share() * 100.0),
+            goal: "≤ 10%".into(),
+            met: t.cpu_share() <= 0.10,
+        });
+    }
+    out
+}
+
+pub fn print_targets(targets: &[Target]) {
+    println!();
+    println!("Targets");
+    println!("{:<62} {:>26} {:>18}  result", "target", "measured", "goal");
+    for t in targets {
+        println!(
+            "{:<62} {:>26} {:>18}  {}",
+            t.what,
+            t.measured,
+            t.goal,
+            if t.met { "met" } else { "MISSED" }
+        );
+    }
+}
