@@ -71,7 +71,22 @@ fn wanted(
     }
     if setting!(flags) & setting::FILTER_COMM != 0 {
         let want = setting!(comm);
-        return *comm == want || *parent_comm == want;
+        return comm_eq(comm, &want) || comm_eq(parent_comm, &want);
+    }
+    true
+}
+
+/// Compares two command names up to their NUL: older kernels do not clear the bytes after it
+/// when a process renames itself (exec), so whole-array equality would miss matches.
+#[inline(always)]
+fn comm_eq(a: &[u8; TASK_COMM_LEN], b: &[u8; TASK_COMM_LEN]) -> bool {
+    for i in 0..TASK_COMM_LEN {
+        if a[i] != b[i] {
+            return false;
+        }
+        if a[i] == 0 {
+            return true;
+        }
     }
     true
 }
