@@ -1,7 +1,10 @@
 //! Reading the guest's stdout port: per test binary, its exit status, libtest's counts and the
 //! first lines of each failure.
 
+use std::{path::PathBuf, time::Duration};
+
 use super::initramfs::{BEGIN, DONE, END, MARKER};
+use super::qemu::Logs;
 
 #[derive(Default)]
 pub struct Binary {
@@ -153,6 +156,115 @@ fn count(counts: &str, what: &str) -> u32 {
         })
         .next()
         .unwrap_or(0)
+}
+
+/// One kernel's line of the table.
+pub struct Row {
+    pub kernel: String,
+    pub boot: String,
+    pub binaries: Vec<Binary>,
+    pub wall: Duration,
+    pub ok: bool,
+    pub logs: Option<Logs>,
+    /// What each earlier boot that panicked said (see `test_kernel`).
+    pub panics: Vec<String>,
+}
+
+pub fn print_table(rows: &[Row], tests: &[(String, PathBuf)]) {
+    let mut header = vec!["kernel".to_owned(), "result".to_owned(), "boot".to_owned()];
+    header.extend(tests.iter().map(|(n, _)| format!("{n} p/f/i")));
+    header.push("wall".to_owned());
+    let mut table = vec![header];
+    for r in rows {
+        let result = if r.ok { "PASS" } else { "FAIL" };
+        let mut line = vec![r.kernel.clone(), result.to_owned(), short(&r.boot)];
+        for (name, _) in tests {
+            line.push(
+                r.binaries
+                    .iter()
+                    .find(|b| &b.name == name)
+                    .map_or("-".to_owned(), |b| b.cell()),
+            );
+        }
+        line.push(human(r.wall));
+        table.push(line);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    println!();
+    for line in &table {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    for r in rows.iter().filter(|r| !r.ok) {
+        let failed: u32 = r.binaries.iter().map(|b| b.failed).sum();
+        println!(
+            "\n{} failed (boot: {}; {failed} tests failed):",
+            r.kernel, r.boot
+        );
+        for b in &r.binaries {
+            if !b.summary {
+                let how = match b.status {
+                    Some(137) => "killed after VMTEST_TIMEOUT".to_owned(),
+                    Some(s) => format!("exit {s} without a test result"),
+                    None => "did not finish".to_owned(),
+                };
+                let at = b.last_started.as_deref().unwrap_or("(none)");
+                println!("  {}: {how}; last test reported: {at}", b.name);
+                if !b.running_long.is_empty() {
+                    println!("      still running: {}", b.running_long.join(", "));
+                }
+            }
+            for (test, message) in &b.failures {
+                println!("  {}::{test}", b.name);
+                for m in message {
+                    println!("      {m}");
+                }
+            }
+        }
+        if let Some(l) = &r.logs {
+            for p in [&l.console, &l.stdout, &l.stderr, &l.qemu] {
+                println!("  log: {}", p.display());
+            }
+        }
+    }
+    for r in rows {
+        for p in &r.panics {
+            println!("\n{}: a boot panicked and was retried:", r.kernel);
+            for line in p.lines() {
+                println!("      {line}");
+            }
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    let first = s.lines().next().unwrap_or_default();
+    if first.chars().count() > 40 {
+        format!("{}…", first.chars().take(40).collect::<String>())
+    } else {
+        first.to_owned()
+    }
+}
+
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }
 
 #[cfg(test)]
