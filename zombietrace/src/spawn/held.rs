@@ -106,7 +106,9 @@ fn parent(
         pidfds.push(process::pidfd_open(pid).context("pidfd_open on a child")?);
     }
     drop(go_write); // go
-    let events = if kind.autoreaps() { 0 } else { libc::POLLIN }; // autoreap: wait for POLLHUP
+    // A pidfd is readable once its process has exited (POLLHUP once it is reaped comes only
+    // with Linux 6.9+): wait for that, then, for autoreaped children, for the pid to be gone.
+    let events = libc::POLLIN;
     let deadline = now_ns() + 60_000_000_000;
     for fd in &pidfds {
         let mut fds = [
@@ -125,6 +127,17 @@ fn parent(
             }
             if now_ns() >= deadline {
                 bail!("children of {me} did not exit within 60s");
+            }
+        }
+    }
+    if kind.autoreaps() {
+        for &pid in &kids {
+            // The kernel releases it within its own exit, right after the pidfd turned readable.
+            while !process::pid_gone(pid) {
+                if now_ns() >= deadline {
+                    bail!("child {pid} of {me} was not released by the kernel within 60s");
+                }
+                std::thread::sleep(Duration::from_micros(200));
             }
         }
     }

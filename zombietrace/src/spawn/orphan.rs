@@ -190,6 +190,16 @@ pub fn run(s: &mut Session, a: &OrphanArgs) -> anyhow::Result<Done> {
                 }
             }
         }
+        // Before Linux 6.9 a reap shows no POLLHUP: look for the pid being gone instead.
+        for (fd, &i) in fds.iter().zip(&open) {
+            if !subreaper && !done[i] && gone[i].is_some() && process::pid_gone(kids[i]) {
+                let st = process::pidfd_exit_status(fd.fd).unwrap_or(seen[i]);
+                s.reg.forget(kids[i]);
+                s.out
+                    .child(&ChildRecord::unseen(kids[i], p, Reap::Init, st))?;
+                done[i] = true;
+            }
+        }
     }
     Ok(Done::default())
 }

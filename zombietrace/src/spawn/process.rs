@@ -385,6 +385,14 @@ pub fn wait_readable(fds: &[RawFd], deadline_ns: Option<u64>) -> io::Result<Opti
     }
 }
 
+/// Whether `pid` is gone: released by whoever reaped it (kernels before 6.9 do not report
+/// POLLHUP on a pidfd when its process is reaped, so this is how to tell there).
+pub fn pid_gone(pid: Pid) -> bool {
+    // SAFETY: signal 0 only checks that the pid exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == -1 && errno() == libc::ESRCH
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,7 +157,10 @@ pub fn wait_reaped_elsewhere(
         .collect::<anyhow::Result<Vec<_>>>()?;
     while now_ns() < deadline {
         process::poll_until(&mut fds, Some((now_ns() + 10_000_000).min(deadline)))?;
-        if fds.iter().all(|f| f.revents & libc::POLLHUP != 0) {
+        let reaped = |(f, &pid): (&libc::pollfd, &Pid)| {
+            f.revents & libc::POLLHUP != 0 || process::pid_gone(pid)
+        };
+        if fds.iter().zip(pids).all(reaped) {
             break;
         }
     }
