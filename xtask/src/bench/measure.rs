@@ -14,6 +14,9 @@ use super::{
     workload::{self, LOOP_COMM, Load, Loops, Stop},
 };
 
+/// Quiet time after each collector exits.
+const SETTLE: Duration = Duration::from_millis(400);
+
 /// What the bench has in hand for every run.
 pub struct Ctx {
     pub tools: Tools,
@@ -85,6 +88,8 @@ pub struct Traced {
     /// VmHWM right after the load, KiB.
     pub hwm_kib: u64,
     pub startup_secs: f64,
+    /// Run time of its kernel programs (when kernel.bpf_stats_enabled), ns.
+    pub bpf_run_ns: Option<u64>,
 }
 
 impl Traced {
@@ -100,6 +105,12 @@ impl Traced {
     /// The collector's CPU while the load ran, as a share of one core.
     pub fn cpu_share(&self) -> f64 {
         self.cpu_load_secs / self.load.secs.max(1e-9)
+    }
+
+    /// Its kernel programs' run time per exit of the load (they run in the traced processes,
+    /// billed to them, not to the collector).
+    pub fn bpf_ns_per_exit(&self) -> Option<f64> {
+        Some(self.bpf_run_ns? as f64 / self.load.exits.max(1) as f64)
     }
 
     /// The collector's CPU per 10,000 exits of the load: its share of one core at 10,000
@@ -122,6 +133,8 @@ impl Traced {
             "cpu_during_load_secs": self.cpu_load_secs,
             "cpu_share_of_one_core": self.cpu_share(),
             "cpu_share_at_10k_exits_per_sec": self.cpu_share_at_10k(),
+            "kernel_programs_ns": self.bpf_run_ns,
+            "kernel_programs_ns_per_exit": self.bpf_ns_per_exit(),
             "cpu_total_secs": self.stopped.cpu_secs,
             "max_rss_kib": self.stopped.max_rss_kib,
             "vmhwm_kib": self.hwm_kib,
@@ -151,9 +164,13 @@ pub fn traced(
     };
     let cpu_after = running.cpu_ns();
     let (_, hwm_kib) = running.rss_kib();
+    let bpf_run_ns = running.bpf_run_ns();
     let output = running.output.clone();
     let stopped = running.stop(Duration::from_secs(120))?;
     drop(held);
+    // A collector's teardown (detaching, freeing maps, RCU) goes on after it exited: let it
+    // finish before the next (untraced) run.
+    std::thread::sleep(SETTLE);
     let seen = output
         .map(|path| parse::read(&path, tracer, &load.parents, comm))
         .unwrap_or_default();
@@ -164,6 +181,7 @@ pub fn traced(
         cpu_load_secs: cpu_after.saturating_sub(cpu_before) as f64 / 1e9,
         hwm_kib,
         startup_secs,
+        bpf_run_ns,
     })
 }
 

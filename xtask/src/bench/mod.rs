@@ -130,6 +130,21 @@ pub fn run(quick: bool) -> Result<()> {
              expect noisy ratios (compare pairs side by side, not absolute rates)"
         );
     }
+    let others = peers::other_bpf_holders();
+    let others_note = others.as_array().filter(|a| !a.is_empty()).map(|a| {
+        let list: Vec<String> = a
+            .iter()
+            .map(|o| format!("{} ({})", o["pid"], o["cmdline"].as_str().unwrap_or("")))
+            .collect();
+        format!(
+            "other processes hold eBPF programs: {}; if they trace exits, the \"untraced\" runs \
+             are not untraced (ratios then understate every collector's cost)",
+            list.join(", ")
+        )
+    });
+    if let Some(note) = &others_note {
+        eprintln!("xtask bench: WARNING: {note}");
+    }
     let dir = root().join("target/bench");
     let tmp = dir.join("tmp");
     fs::create_dir_all(&tmp)?;
@@ -194,6 +209,10 @@ pub fn run(quick: bool) -> Result<()> {
 
     let targets = targets::targets(&r);
     targets::print_targets(&targets);
+    if let Some(note) = &others_note {
+        println!();
+        println!("WARNING: {note}");
+    }
     let head = json!({
         "timestamp": stamp,
         "quick": quick,
@@ -201,6 +220,8 @@ pub fn run(quick: bool) -> Result<()> {
         "loadavg_at_end": fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         "sections_secs": laps.secs,
         "machine": machine,
+        "other_bpf_holders_at_start": others,
+        "other_bpf_holders_at_end": peers::other_bpf_holders(),
         "versions": ctx.tools.versions,
         "run_secs": plan.run.as_secs_f64(),
     });

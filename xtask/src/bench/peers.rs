@@ -129,3 +129,32 @@ pub fn machine() -> Value {
         "pid_max": read("/proc/sys/kernel/pid_max").trim(),
     })
 }
+
+/// Other processes holding eBPF programs (another tracer left running would be attached
+/// during the "untraced" runs too): `[{pid, cmdline}]`.
+pub fn other_bpf_holders() -> Value {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return json!(found);
+    };
+    for p in procs.filter_map(Result::ok) {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.filter_map(Result::ok).any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog")
+        });
+        if holds {
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push(json!({"pid": pid.parse::<u32>().unwrap_or(0), "cmdline": cmdline.trim()}));
+        }
+    }
+    json!(found)
+}

@@ -110,7 +110,7 @@ pub fn print_cost(cost: &[(Tracer, Traced)]) {
     println!();
     println!("Collector cost — spawn storm --rate 10000 --parents 2 (unpinned)");
     println!(
-        "{:<28} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9}",
+        "{:<28} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>6} {:>9} {:>11}",
         "collector",
         "exits/s",
         "cpu (load)",
@@ -120,11 +120,12 @@ pub fn print_cost(cost: &[(Tracer, Traced)]) {
         "exits",
         "seen",
         "lost",
-        "max RSS"
+        "max RSS",
+        "kernel/exit"
     );
     for (tracer, t) in cost {
         println!(
-            "{:<28} {:>9} {:>9.2}s {:>8.1}% {:>8.1}% {:>9.2}s {:>9} {:>9} {:>6} {:>9}",
+            "{:<28} {:>9} {:>9.2}s {:>8.1}% {:>8.1}% {:>9.2}s {:>9} {:>9} {:>6} {:>9} {:>11}",
             tracer.name(),
             int(t.load.rate as u64),
             t.cpu_load_secs,
@@ -135,11 +136,15 @@ pub fn print_cost(cost: &[(Tracer, Traced)]) {
             opt(t.seen_reaps(*tracer)),
             opt(t.lost()),
             mib(t.stopped.max_rss_kib),
+            t.bpf_ns_per_exit()
+                .map_or("-".into(), |ns| format!("{ns:.0} ns")),
         );
     }
     println!(
         "  cpu (load): the collector's CPU while the storm ran; @10k/s: the same per 10,000 exits \
-         (its share of a core at exactly 10,000 exits/s, if the storm fell short)"
+         (its share of a core at exactly 10,000 exits/s, if the storm fell short); kernel/exit: \
+         its eBPF programs' run time per exit (kernel.bpf_stats_enabled), billed to the traced \
+         processes, not to the collector"
     );
 }
 

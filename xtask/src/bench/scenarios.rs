@@ -28,6 +28,8 @@ use super::{
 /// core while the load runs.
 pub fn cost(ctx: &Ctx, tracers: &[Tracer], run: Duration) -> Result<Vec<(Tracer, Traced)>> {
     let mut out = Vec::new();
+    // Here only: the kernel's own timing of BPF programs costs a little on every run.
+    let _stats = tracer::BpfStats::enable();
     for &tracer in tracers {
         let t = traced(ctx, tracer, "zombietrace", || {
             let load = workload::run_storm(&ctx.tools.zombietrace, 2, run, Some(10_000), None)?;

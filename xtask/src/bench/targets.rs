@@ -77,14 +77,15 @@ pub fn targets(r: &Results) -> Vec<Target> {
     }
     for (tracer, t) in &r.cost {
         out.push(Target {
-            what: format!(
-                "CPU at {} exits/s — {}",
-                int(t.load.rate as u64),
-                tracer.name()
+            what: format!("CPU at 10,000 exits/s — {}", tracer.name()),
+            measured: format!(
+                "{:.1}% ({:.1}% at {}/s)",
+                t.cpu_share_at_10k() * 100.0,
+                t.cpu_share() * 100.0,
+                int(t.load.rate as u64)
             ),
-            measured: format!("{:.1}% of a core", t.cpu_share() * 100.0),
-            goal: "≤ 10%".into(),
-            met: t.cpu_share() <= 0.10,
+            goal: "≤ 10% of a core".into(),
+            met: t.cpu_share_at_10k() <= 0.10,
         });
     }
     out

@@ -259,6 +259,32 @@ impl Running {
             .sum()
     }
 
+    /// Time its kernel programs ran (ns, all of them together), counted by the kernel while
+    /// `kernel.bpf_stats_enabled` is 1 (see [`BpfStats`]); None when nothing was counted.
+    pub fn bpf_run_ns(&self) -> Option<u64> {
+        let fds = fs::read_dir(format!("/proc/{}/fd", self.pid())).ok()?;
+        let mut total = 0;
+        for fd in fds.filter_map(Result::ok) {
+            let is_prog = fs::read_link(fd.path())
+                .is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog");
+            if !is_prog {
+                continue;
+            }
+            let info = format!(
+                "/proc/{}/fdinfo/{}",
+                self.pid(),
+                fd.file_name().to_string_lossy()
+            );
+            total += fs::read_to_string(info)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("run_time_ns:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        (total > 0).then_some(total)
+    }
+
     /// (VmRSS, VmHWM) in KiB.
     pub fn rss_kib(&self) -> (u64, u64) {
         let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
@@ -327,5 +353,27 @@ impl Running {
             );
         }
         Ok(stopped)
+    }
+}
+
+/// `kernel.bpf_stats_enabled` set to 1 while it lives (the kernel then times every BPF program
+/// run, at a small cost of its own), restored after.
+pub struct BpfStats {
+    before: String,
+}
+
+const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+impl BpfStats {
+    pub fn enable() -> Option<BpfStats> {
+        let before = fs::read_to_string(BPF_STATS).ok()?;
+        fs::write(BPF_STATS, "1").ok()?;
+        Some(BpfStats { before })
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = fs::write(BPF_STATS, self.before.trim());
     }
 }
