@@ -55,7 +55,7 @@ pub fn test() -> Result<()> {
     ]);
     let (passed, failed) = cmd::run_counting_tests(&mut cargo)?;
     // One closing line for the whole suite (every test binary's own line is above).
-    println!("zombietrace test suite: {passed} passed, {failed} failed");
+    println!("suite: {passed} passed, {failed} failed");
     if failed > 0 || passed == 0 {
         bail!("the test suite did not pass");
     }
