@@ -221,24 +221,7 @@ fn gone_or(pid: u32, file: &str, err: io::Error) -> anyhow::Error {
     }
 }
 
-/// CLOCK_BOOTTIME in ns: the clock of a process's start time.
-pub fn boottime_ns() -> u64 {
-    clock_ns(libc::CLOCK_BOOTTIME)
-}
-
-pub fn monotonic_ns() -> u64 {
-    clock_ns(libc::CLOCK_MONOTONIC)
-}
-
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid clock id and out-pointer.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use crate::clock::{boottime_ns, monotonic_ns};
 
 /// How long ago a process started, from its start time in clock ticks. The start time is
 /// truncated to a tick, so this is never less than the true age.
