@@ -358,7 +358,12 @@ fn check_against_truth(tracer: &mut Tracer, truth: &Value) {
             assert_close(&reap, truth, TOLERANCE_NS);
         }
     }
-    assert_eq!(reap["exit_code"], truth["exit_code"], "{context}");
+    // Before Linux 6.15 a process's exit status is gone once someone else reaped it, so the
+    // spawner may not know it for children that init or the kernel released.
+    let known = !(truth["exit_code"].is_null() && truth["signal"].is_null());
+    if known {
+        assert_eq!(reap["exit_code"], truth["exit_code"], "{context}");
+    }
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub fn boot(b: &Boot) -> Result<(Ending, Logs)> {
         .arg("-append")
         .arg(format!(
             "console=ttyS0 panic=-1 rdinit=/init mitigations=off tsc=reliable{}",
-            // An emulated CPU wakes the spawner 5–10 ms after its child's exit, so its ground
+            // An emulated CPU wakes the spawner 5–30 ms after its child's exit, so its ground
             // truth of the zombie moment is that late; the tests allow that much, longer only
             // (tests/support). Unknown `name=value` words reach init as environment variables.
             if accel.starts_with("tcg") {
