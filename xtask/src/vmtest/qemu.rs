@@ -90,7 +90,7 @@ pub fn boot(b: &Boot) -> Result<(Ending, Logs)> {
             // truth of the zombie moment is that late; the tests allow that much, longer only
             // (tests/support). Unknown `name=value` words reach init as environment variables.
             if accel.starts_with("tcg") {
-                " ZOMBIETRACE_WAKEUP_SLACK_MS=25"
+                " ZOMBIETRACE_WAKEUP_SLACK_MS=50"
             } else {
                 ""
             }
