@@ -44,8 +44,12 @@ pub fn wait_parent(
     let mut stopped = None;
     let mut kill_at = hold_end + 10_000_000_000;
     let mut sigchld = 0;
+    // Once the pipe is at EOF it would poll ready forever: stop watching it (fd -1), or this
+    // loop spins (and, at real-time priority, starves the very parent it waits for).
+    let mut reader_closed = false;
     let at = loop {
-        let mut fds = [pollfd(pfd, libc::POLLIN), pollfd(reader.fd(), libc::POLLIN)];
+        let reader_fd = if reader_closed { -1 } else { reader.fd() };
+        let mut fds = [pollfd(pfd, libc::POLLIN), pollfd(reader_fd, libc::POLLIN)];
         match s.poll(&mut fds, Some(kill_at), stopped.is_none())? {
             Wake::Stop => {
                 stopped = s.stopped();
@@ -58,6 +62,10 @@ pub fn wait_parent(
             }
             Wake::Events => {
                 let t = now_ns();
+                let hangup = libc::POLLHUP | libc::POLLERR;
+                if fds[1].revents & libc::POLLIN == 0 && fds[1].revents & hangup != 0 {
+                    reader_closed = true;
+                }
                 if fds[1].revents != 0 {
                     reader.fill()?;
                     while let Some(msg) = reader.next()? {
@@ -151,16 +159,23 @@ pub fn wait_reaped_elsewhere(
     pids: &[Pid],
     deadline: u64,
 ) -> anyhow::Result<Vec<Option<Status>>> {
-    let mut fds = pids
+    let fds = pids
         .iter()
         .map(|&pid| Ok(pollfd(s.pidfd(pid)?, 0)))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut reaped = vec![false; pids.len()];
     while now_ns() < deadline {
-        process::poll_until(&mut fds, Some((now_ns() + 10_000_000).min(deadline)))?;
-        let reaped = |(f, &pid): (&libc::pollfd, &Pid)| {
-            f.revents & libc::POLLHUP != 0 || process::pid_gone(pid)
-        };
-        if fds.iter().zip(pids).all(reaped) {
+        // A reaped child's pidfd stays in POLLHUP: poll only the others (fd -1 is skipped).
+        let mut live: Vec<libc::pollfd> = fds
+            .iter()
+            .zip(&reaped)
+            .map(|(f, &r)| pollfd(if r { -1 } else { f.fd }, 0))
+            .collect();
+        process::poll_until(&mut live, Some((now_ns() + 10_000_000).min(deadline)))?;
+        for ((f, &pid), r) in live.iter().zip(pids).zip(reaped.iter_mut()) {
+            *r = *r || f.revents & libc::POLLHUP != 0 || process::pid_gone(pid);
+        }
+        if reaped.iter().all(|&r| r) {
             break;
         }
     }
