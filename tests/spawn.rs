@@ -2,6 +2,8 @@
 //! checked with what /proc, pidfds and the clock show from outside. No root needed. Tests run
 //! in parallel; each looks only at the processes its own spawner made.
 
+mod support;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
@@ -537,20 +539,9 @@ fn exec_leak_parent_is_sleep_and_its_child_a_zombie() {
     assert_all_gone(&[kid, parent]);
 }
 
-/// Whether the running kernel is at least `major.minor`.
-fn kernel_at_least(major: u32, minor: u32) -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let have: (u32, u32) = (
-        parts.next().unwrap().parse().unwrap(),
-        parts.next().unwrap().parse().unwrap(),
-    );
-    have >= (major, minor)
-}
-
 #[test]
 fn io_uring_reaps() {
-    if !kernel_at_least(6, 7) {
+    if !support::kernel_at_least(6, 7) {
         // No IORING_OP_WAITID before 6.7: the spawner must say so clearly.
         let out = Command::new(BIN)
             .args(["spawn", "io-uring", "--json"])
