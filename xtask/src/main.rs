@@ -39,6 +39,10 @@ enum Task {
         /// A ~2-minute run (fewer pairs, shorter runs) instead of the ~10-minute default.
         #[arg(long)]
         quick: bool,
+        /// Run only these cases (comma-separated): loop_pinned, loop_2cpu, storm_pinned,
+        /// cost_10k, burst, scale, stress.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Boot Debian kernels (5.10, 6.1, 6.12, 6.18) under qemu and run the root integration
     /// tests inside each; prints one table, fails if any kernel fails. Kernels are downloaded
@@ -56,7 +60,7 @@ fn main() -> ExitCode {
         Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
         Task::Test => setup::setup().and_then(|()| test::test()),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
-        Task::Bench { quick } => setup::setup().and_then(|()| bench::run(quick)),
+        Task::Bench { quick, only } => setup::setup().and_then(|()| bench::run(quick, &only)),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {

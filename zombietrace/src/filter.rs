@@ -37,7 +37,11 @@ impl Filter {
     pub fn shows(&self, record: &Record) -> bool {
         match record {
             Record::Reap(reap) => reap.zombie_ns >= self.min_zombie_ns,
-            Record::Zombie(_) | Record::Lost { .. } | Record::Leak(_) | Record::LeakEnd(_) => true,
+            Record::Zombie(_)
+            | Record::Lost { .. }
+            | Record::Dropped { .. }
+            | Record::Leak(_)
+            | Record::LeakEnd(_) => true,
         }
     }
 }

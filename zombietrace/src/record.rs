@@ -163,4 +163,10 @@ pub enum Record {
     },
     Leak(Box<Leak>),
     LeakEnd(LeakEnd),
+    /// Lines the output dropped since the last report because stdout did not keep up (an
+    /// output notice: the tracker and the statistics never see it).
+    Dropped {
+        count: u64,
+        total: u64,
+    },
 }

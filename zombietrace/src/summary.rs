@@ -93,6 +93,9 @@ pub struct Summary {
     pub unmatched_waits: u64,
     pub vanished: u64,
     pub decode_errors: u64,
+    /// Event lines the output dropped because stdout did not keep up (every count above still
+    /// includes their events).
+    pub lines_dropped: u64,
     /// Parents ranked by severity (leaking first).
     pub parents: Vec<ParentSummary>,
     /// Zombie times over all parents.
@@ -112,6 +115,7 @@ impl Summary {
             unmatched_waits: stats.unmatched_waits,
             vanished: stats.vanished,
             decode_errors: 0,
+            lines_dropped: 0,
             parents: Vec::new(),
             latency: Latency::default(),
         }

@@ -1,11 +1,6 @@
 //! A tracing run: load the probes, follow the ring buffer until told to stop, print the summary.
 
-use std::{
-    io::{self, BufWriter, Write},
-    os::fd::AsRawFd,
-    process::ExitCode,
-    time::Duration,
-};
+use std::{io, os::fd::AsRawFd, process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, RingBuf};
@@ -21,7 +16,12 @@ use crate::{
     decode::decode,
     diagnose,
     kernel::loader::{Counters, Probes},
-    output::{Output, json::Json, text::Text},
+    output::{
+        Output,
+        json::Json,
+        sink::{Offer, QUEUE_LIMIT, Sink},
+        text::Text,
+    },
     parents::Parents,
     procscan,
     record::{Record, Since},
@@ -38,13 +38,17 @@ struct Run {
     tracker: Tracker,
     parents: Parents,
     output: Box<dyn Output>,
-    out: BufWriter<io::Stdout>,
+    sink: Sink,
     records: Vec<Record>,
     /// How many of `records` the per-parent accounting has seen.
     observed: usize,
     events: u64,
     decode_errors: u64,
     lost_reported: u64,
+    /// Event lines dropped because stdout did not keep up, and how many of them no `dropped`
+    /// line has announced yet.
+    lines_dropped: u64,
+    drops_unannounced: u64,
 }
 
 pub fn run(config: Config) -> Result<ExitCode> {
@@ -74,12 +78,14 @@ async fn trace(config: Config) -> Result<ExitCode> {
         ),
         config,
         output,
-        out: BufWriter::new(io::stdout()),
+        sink: Sink::spawn(io::stdout(), QUEUE_LIMIT).context("starting the output thread")?,
         records: Vec::new(),
         observed: 0,
         events: 0,
         decode_errors: 0,
         lost_reported: 0,
+        lines_dropped: 0,
+        drops_unannounced: 0,
     };
     eprintln!(
         "zombietrace: tracing, {} probes attached; Ctrl-C to stop",
@@ -129,12 +135,12 @@ async fn trace(config: Config) -> Result<ExitCode> {
                 probes.flush_logs();
             }
         }
-        if let Err(err) = run.flush() {
-            if err.kind() == io::ErrorKind::BrokenPipe {
+        if let Err(kind) = run.flush() {
+            if kind == io::ErrorKind::BrokenPipe {
                 broken_pipe = true;
                 break;
             }
-            return Err(err).context("writing to stdout");
+            return Err(io::Error::from(kind)).context("writing to stdout");
         }
     }
     // Detach first, so a fork storm cannot keep the final drain going.
@@ -151,11 +157,11 @@ async fn trace(config: Config) -> Result<ExitCode> {
     let counters = probes.counters()?;
     run.check_lost(counters);
     let summary = run.summary(counters, started, now);
-    let write = run.flush().and_then(|()| {
-        run.output.summary(&mut run.out, &summary)?;
-        run.out.flush()
-    });
-    match write {
+    // The last lines, a notice of any drops not yet announced, and the summary always go out.
+    let mut last = Vec::new();
+    run.format(&mut last)?;
+    run.output.summary(&mut last, &summary)?;
+    match run.sink.finish(last) {
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
             Err(err).context("writing to stdout")
         }
@@ -218,15 +224,52 @@ impl Run {
         self.observed = self.records.len();
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// Formats a `dropped` notice for drops not yet announced, then the new records' lines.
+    /// Returns how many event lines it wrote and how many drops its notice announced.
+    fn format(&mut self, batch: &mut Vec<u8>) -> io::Result<(u64, u64)> {
         self.observe_pending();
         self.observed = 0;
+        let announced = self.drops_unannounced;
+        if announced > 0 {
+            let notice = Record::Dropped {
+                count: announced,
+                total: self.lines_dropped,
+            };
+            self.output.record(batch, &notice)?;
+        }
+        let mut lines = 0;
         for record in self.records.drain(..) {
             if !self.config.report && self.config.filter.shows(&record) {
-                self.output.record(&mut self.out, &record)?;
+                self.output.record(batch, &record)?;
+                lines += 1;
             }
         }
-        self.out.flush()
+        Ok((lines, announced))
+    }
+
+    /// Hands the new records' lines to the output thread; if it cannot take them now, they
+    /// are dropped and counted (never waited for: the ring buffer must keep being drained).
+    /// Fails only when the writer stopped, with the kind of its error.
+    fn flush(&mut self) -> Result<(), io::ErrorKind> {
+        let mut batch = Vec::new();
+        let (lines, announced) = self.format(&mut batch).map_err(|e| e.kind())?;
+        match self.sink.offer(batch) {
+            Offer::Queued => self.drops_unannounced -= announced,
+            Offer::Dropped => {
+                if self.lines_dropped == 0 {
+                    eprintln!(
+                        "zombietrace: stdout is not keeping up: dropping event lines (counted \
+                         and announced by `dropped` lines; the summary still counts every event)"
+                    );
+                }
+                self.lines_dropped += lines;
+                self.drops_unannounced += lines;
+            }
+            Offer::Closed => {
+                return Err(self.sink.failed().unwrap_or(io::ErrorKind::BrokenPipe));
+            }
+        }
+        Ok(())
     }
 
     fn summary(&self, counters: Counters, started: u64, now: u64) -> Summary {
@@ -258,6 +301,7 @@ impl Run {
         summary.duration_ns = now - started;
         summary.events = self.events;
         summary.decode_errors = self.decode_errors;
+        summary.lines_dropped = self.lines_dropped;
         summary
     }
 }

@@ -113,7 +113,22 @@ impl Laps {
     }
 }
 
-pub fn run(quick: bool) -> Result<()> {
+/// The cases `--only` may name.
+const CASES: [&str; 7] = [
+    "loop_pinned",
+    "loop_2cpu",
+    "storm_pinned",
+    "cost_10k",
+    "burst",
+    "scale",
+    "stress",
+];
+
+pub fn run(quick: bool, only: &[String]) -> Result<()> {
+    if let Some(bad) = only.iter().find(|c| !CASES.contains(&c.as_str())) {
+        bail!("no bench case `{bad}`: choose from {}", CASES.join(", "));
+    }
+    let wants = |case: &str| only.is_empty() || only.iter().any(|c| c == case);
     if !cmd::is_root() {
         bail!("the bench loads eBPF programs (zombietrace, exitsnoop, bpftrace): run it as root");
     }
@@ -163,6 +178,9 @@ pub fn run(quick: bool) -> Result<()> {
     laps.lap("setup");
 
     for (workload, pairs, tracers) in &plan.throughput {
+        if !wants(workload.key()) {
+            continue;
+        }
         match measure::throughput(&ctx, *workload, tracers, *pairs, plan.run) {
             Ok(t) => {
                 report::print_throughput(&t, *pairs);
@@ -172,40 +190,48 @@ pub fn run(quick: bool) -> Result<()> {
         }
         laps.lap(workload.key());
     }
-    match scenarios::cost(&ctx, &plan.cost_tracers, plan.cost_run) {
-        Ok(c) => {
-            report::print_cost(&c);
-            r.cost = c;
+    if wants("cost_10k") {
+        match scenarios::cost(&ctx, &plan.cost_tracers, plan.cost_run) {
+            Ok(c) => {
+                report::print_cost(&c);
+                r.cost = c;
+            }
+            Err(err) => note(&mut r, "cost at 10,000 exits/s", err),
         }
-        Err(err) => note(&mut r, "cost at 10,000 exits/s", err),
+        laps.lap("cost_10k");
     }
-    laps.lap("cost_10k");
-    match scenarios::burst(&ctx, plan.burst_per_parent) {
-        Ok(b) => {
-            report::print_burst(&b);
-            r.burst = Some(b);
+    if wants("burst") {
+        match scenarios::burst(&ctx, plan.burst_per_parent) {
+            Ok(b) => {
+                report::print_burst(&b);
+                r.burst = Some(b);
+            }
+            Err(err) => note(&mut r, "burst", err),
         }
-        Err(err) => note(&mut r, "burst", err),
+        laps.lap("burst");
     }
-    laps.lap("burst");
-    for &tracer in &plan.scale_tracers {
-        match scenarios::scale(&ctx, tracer, plan.scale_spawners, 1000) {
-            Ok(s) => r.scale.push(s),
-            Err(err) => note(&mut r, &format!("scale ({})", tracer.name()), err),
+    if wants("scale") {
+        for &tracer in &plan.scale_tracers {
+            match scenarios::scale(&ctx, tracer, plan.scale_spawners, 1000) {
+                Ok(s) => r.scale.push(s),
+                Err(err) => note(&mut r, &format!("scale ({})", tracer.name()), err),
+            }
         }
-    }
-    if !r.scale.is_empty() {
-        report::print_scale(&r.scale);
-    }
-    laps.lap("scale");
-    match scenarios::stress(&ctx, plan.stress_secs) {
-        Ok(s) => {
-            report::print_stress(&s);
-            r.stress = Some(s);
+        if !r.scale.is_empty() {
+            report::print_scale(&r.scale);
         }
-        Err(err) => note(&mut r, "stress-ng", err),
+        laps.lap("scale");
     }
-    laps.lap("stress");
+    if wants("stress") {
+        match scenarios::stress(&ctx, plan.stress_secs) {
+            Ok(s) => {
+                report::print_stress(&s);
+                r.stress = Some(s);
+            }
+            Err(err) => note(&mut r, "stress-ng", err),
+        }
+        laps.lap("stress");
+    }
 
     let targets = targets::targets(&r);
     targets::print_targets(&targets);
@@ -216,6 +242,7 @@ pub fn run(quick: bool) -> Result<()> {
     let head = json!({
         "timestamp": stamp,
         "quick": quick,
+        "only": only,
         "elapsed_secs": began.elapsed().as_secs_f64(),
         "loadavg_at_end": fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         "sections_secs": laps.secs,

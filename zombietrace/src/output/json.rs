@@ -100,6 +100,12 @@ impl Output for Json {
                 "count": count,
                 "total": total,
             }),
+            Record::Dropped { count, total } => json!({
+                "event": "dropped",
+                "ts_ns": crate::clock::monotonic_ns(),
+                "count": count,
+                "total": total,
+            }),
         };
         line(out, &value)
     }
@@ -139,6 +145,7 @@ impl Output for Json {
             "unmatched_waits": s.unmatched_waits,
             "vanished": s.vanished,
             "decode_errors": s.decode_errors,
+            "lines_dropped": s.lines_dropped,
         });
         line(out, &value)
     }

@@ -1,6 +1,7 @@
 //! Outputs: aligned text for people, JSON Lines for programs.
 
 pub mod json;
+pub mod sink;
 pub mod text;
 
 use std::io::{self, Write};

@@ -164,6 +164,13 @@ impl Output for Text {
                 self.clock.time_of_day(crate::clock::monotonic_ns()),
                 "lost",
             ),
+            Record::Dropped { count, total } => writeln!(
+                out,
+                "{:<12} {:<6} {count} lines dropped: stdout is not keeping up ({total} in all; \
+                 the summary still counts their events)",
+                self.clock.time_of_day(crate::clock::monotonic_ns()),
+                "drop",
+            ),
         }
     }
 
@@ -200,6 +207,13 @@ impl Output for Text {
                 out,
                 "  kernel map full: parents {}, wait calls {}; failed reads {}",
                 s.counters.parent_map_full, s.counters.wait_map_full, s.counters.read_failed
+            )?;
+        }
+        if s.lines_dropped > 0 {
+            writeln!(
+                out,
+                "  output lines dropped: {} (stdout did not keep up; the counts here include them)",
+                s.lines_dropped
             )?;
         }
         if s.vanished > 0 {
