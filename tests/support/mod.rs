@@ -22,9 +22,14 @@ pub struct Tracer {
 
 impl Tracer {
     pub fn start(args: &[&str]) -> Tracer {
+        Tracer::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Tracer {
         let mut child = Command::new(BIN)
             .arg("--json")
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -83,7 +88,17 @@ impl Tracer {
                         return v;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}"),
+                Err(RecvTimeoutError::Timeout) => {
+                    let pid = what.rsplit(' ').next().and_then(|p| p.parse::<u64>().ok());
+                    let about: Vec<&Value> = match pid {
+                        Some(pid) => self.seen.iter().filter(|v| v["pid"] == pid).collect(),
+                        None => Vec::new(),
+                    };
+                    panic!(
+                        "timed out waiting for {what}; {} events seen, those about it: {about:?}",
+                        self.seen.len()
+                    )
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     panic!("tracer exited while waiting for {what}")
                 }

@@ -34,6 +34,33 @@ pub mod zflag {
     pub const NON_SIGCHLD: u32 = 1 << 3;
 }
 
+/// A process's slot in the `TASKS` array: its tgid (the tag: the slot is its own only when the
+/// tag matches), the parent that forked it, and what the tracer already knows of its end.
+pub mod slot {
+    /// The original parent's tgid (pids are below 2^22 on every kernel).
+    pub const PARENT_MASK: u32 = (1 << 23) - 1;
+    /// Its zombie was excluded by the command-line filters: its wait and free are not sent.
+    pub const FILTERED: u32 = 1 << 24;
+    /// A wait call's reap of it was sent: its free need not be.
+    pub const WAIT_SEEN: u32 = 1 << 25;
+
+    #[inline(always)]
+    pub const fn pack(tgid: u32, info: u32) -> u64 {
+        tgid as u64 | (info as u64) << 32
+    }
+
+    /// `(tgid, info)`.
+    #[inline(always)]
+    pub const fn unpack(slot: u64) -> (u32, u32) {
+        (slot as u32, (slot >> 32) as u32)
+    }
+
+    #[inline(always)]
+    pub const fn index(tgid: u32, slots: u32) -> u32 {
+        if slots == 0 { 0 } else { tgid % slots }
+    }
+}
+
 /// `WaitEvent::call`.
 pub mod call {
     pub const WAIT4: u32 = 1;
@@ -58,7 +85,12 @@ pub mod counter {
 }
 
 /// Capacities of the kernel maps (stated in the README and the summary).
-pub const PARENT_MAP_ENTRIES: u32 = 131_072;
+/// Per-process slots (`TASKS`, indexed by tgid modulo their number): the kernel's pid_max
+/// (one slot per pid, never shared) up to this many (8 MiB); beyond, pids share slots and a
+/// process that finds its slot taken goes to the `ORIG_PARENT` hash instead.
+pub const TASK_SLOTS_MAX: u32 = 1 << 20;
+/// The hash for processes whose slot another live process holds.
+pub const PARENT_MAP_ENTRIES: u32 = 16_384;
 pub const WAIT_MAP_ENTRIES: u32 = 16_384;
 pub const RING_BUF_BYTES: u32 = 4 << 20;
 
@@ -205,7 +237,8 @@ pub struct Settings {
     pub filter_ppid: u32,
     /// `setting::*` bits.
     pub flags: u32,
-    pub _reserved: u32,
+    /// Entries of the `TASKS` array (set by the loader).
+    pub task_slots: u32,
     /// With `setting::FILTER_COMM`: only zombies whose own or parent's comm is this.
     pub comm: [u8; TASK_COMM_LEN],
 }

@@ -6,6 +6,7 @@
 mod maps;
 mod sched;
 mod signal;
+mod slots;
 mod task;
 mod wait;
 mod zombie;

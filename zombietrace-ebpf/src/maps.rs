@@ -3,10 +3,11 @@
 use aya_ebpf::{
     bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use zombietrace_common::{
-    Offsets, PARENT_MAP_ENTRIES, RING_BUF_BYTES, Settings, WAIT_MAP_ENTRIES, WaitArgs, counter,
+    Offsets, PARENT_MAP_ENTRIES, RING_BUF_BYTES, Settings, TASK_SLOTS_MAX, WAIT_MAP_ENTRIES,
+    WaitArgs, counter,
 };
 
 /// Field offsets resolved by the loader from the running kernel's BTF (see `Offsets`).
@@ -39,7 +40,14 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BUF_BYTES, 0);
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::LEN, 0);
 
-/// New process's tgid -> the tgid of the process that forked it (to tell reparented reaps).
+/// One slot per process (see `zombietrace_common::slot`): who forked it, and whether its wait
+/// or free still needs sending. The loader sizes it to the kernel's pid_max.
+#[map]
+pub static TASKS: Array<u64> = Array::with_max_entries(TASK_SLOTS_MAX, 0);
+
+/// New process's tgid -> the tgid of the process that forked it, for processes whose `TASKS`
+/// slot another live process holds (pid_max above `TASK_SLOTS_MAX`). Preallocated: kernels
+/// before 6.1 refuse run-time allocated hashes in tracing programs.
 #[map]
 pub static ORIG_PARENT: HashMap<u32, u32> = HashMap::with_max_entries(PARENT_MAP_ENTRIES, 0);
 
@@ -55,10 +63,11 @@ pub fn count(index: u32) {
     }
 }
 
-/// Writes `event` to the ring buffer, or counts it lost. Wake-ups are batched: userspace polls
-/// on a short timer, and is woken early only when the buffer is an eighth full.
+/// Writes `event` to the ring buffer, or counts it lost (and returns false). Wake-ups are
+/// batched: userspace polls on a short timer, and is woken early only when the buffer is an
+/// eighth full.
 #[inline(always)]
-pub fn emit<T: Copy + 'static>(event: &T) {
+pub fn emit<T: Copy + 'static>(event: &T) -> bool {
     let backlog = EVENTS.query(aya_ebpf::bindings::BPF_RB_AVAIL_DATA as u64);
     let flags = if backlog > (RING_BUF_BYTES / 8) as u64 {
         BPF_RB_FORCE_WAKEUP
@@ -69,8 +78,12 @@ pub fn emit<T: Copy + 'static>(event: &T) {
         Some(mut entry) => {
             entry.write(*event);
             entry.submit(flags);
+            true
         }
-        None => count(counter::RINGBUF_LOST),
+        None => {
+            count(counter::RINGBUF_LOST);
+            false
+        }
     }
 }
 

@@ -2,11 +2,11 @@
 
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use aya_log_ebpf::warn;
-use zombietrace_common::{FreeEvent, ThreadExitEvent, counter, kind, setting, zflag};
+use zombietrace_common::{FreeEvent, ThreadExitEvent, kind, setting, zflag};
 
 use crate::{
-    maps::{ORIG_PARENT, count, emit, finish},
-    setting,
+    maps::{emit, finish},
+    setting, slots,
     task::{SIGCHLD, Task},
     zombie::{header, zombie_event},
 };
@@ -25,8 +25,7 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<(), i32> {
     }
     // real_parent, not the forking task: CLONE_PARENT makes the forker's parent the parent.
     let parent = child.real_parent()?.tgid()?;
-    if ORIG_PARENT.insert(tgid, parent, 0).is_err() {
-        count(counter::PARENT_MAP_FULL);
+    if !slots::remember_parent(tgid, parent) {
         warn!(
             ctx,
             "first-parent map full: a reap of {} by a new parent may show as kernel", tgid
@@ -85,7 +84,8 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
 }
 
 /// The task is freed (after an RCU grace period, possibly seconds after the release): closes
-/// the books on releases that no wait call showed.
+/// the books on releases that no wait call showed. Sent only for those: not after a reap by a
+/// wait call that was sent, nor for a zombie the filters excluded.
 #[raw_tracepoint(tracepoint = "sched_process_free")]
 pub fn sched_process_free(ctx: RawTracePointContext) -> i32 {
     finish(try_sched_process_free(&ctx)) as i32
@@ -97,7 +97,9 @@ fn try_sched_process_free(ctx: &RawTracePointContext) -> Result<(), i32> {
     if task.pid()? != tgid {
         return Ok(());
     }
-    let _ = ORIG_PARENT.remove(tgid); // absent when it was never recorded: nothing to do
+    if !slots::release(tgid) {
+        return Ok(());
+    }
     emit(&FreeEvent {
         header: header(kind::FREE),
         start_ns: task.start_ns()?,

@@ -8,12 +8,13 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use aya_log_ebpf::warn;
-use zombietrace_common::{STATUS_UNKNOWN, WaitArgs, WaitEvent, call, counter, kind};
+use zombietrace_common::{STATUS_UNKNOWN, WaitArgs, WaitEvent, call, counter, kind, slot};
 
 use crate::{
     maps::{WAIT_ARGS, count, emit, finish},
     off,
     signal::siginfo_status,
+    slots,
     task::Task,
     zombie::header,
 };
@@ -160,20 +161,31 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
     emit_wait(si_pid, args.call, siginfo_status(si_code, si_status))
 }
 
+/// Sends the reap of `pid` (as the caller names it). A caller in the initial pid namespace
+/// names the child by its global pid, which keys its slot: the reap of a zombie the filters
+/// excluded is not sent, and a sent one spares its free.
 #[inline(always)]
 fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let current = Task::current();
-    emit(&WaitEvent {
+    let ns_level = current.ns_level()?;
+    let global = ns_level == 0 && pid != 0;
+    if global && slots::has(pid, slot::FILTERED) {
+        return Ok(());
+    }
+    let sent = emit(&WaitEvent {
         header: header(kind::WAIT),
         reaper_tgid: (pid_tgid >> 32) as u32,
         reaper_tid: pid_tgid as u32,
         pid,
-        ns_level: current.ns_level()?,
+        ns_level,
         call,
         status,
         // The process's name, not the reaping thread's.
         comm: current.group_leader()?.comm()?,
     });
+    if sent && global {
+        slots::mark(pid, slot::WAIT_SEEN);
+    }
     Ok(())
 }

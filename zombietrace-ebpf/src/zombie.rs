@@ -2,9 +2,9 @@
 //! in-kernel filters.
 
 use aya_ebpf::helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns};
-use zombietrace_common::{Header, TASK_COMM_LEN, ZombieEvent, kind, setting};
+use zombietrace_common::{Header, TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
 
-use crate::{maps::ORIG_PARENT, setting, task::Task};
+use crate::{setting, slots, task::Task};
 
 #[inline(always)]
 pub fn header(kind: u32) -> Header {
@@ -16,7 +16,8 @@ pub fn header(kind: u32) -> Header {
 }
 
 /// The zombie event for the thread group led by `leader`, made reapable by thread `tid`, whose
-/// exit goes to `parent`; `None` when the command-line filters exclude it.
+/// exit goes to `parent`; `None` when the command-line filters exclude it (then its wait and
+/// free are not sent either).
 #[inline(always)]
 pub fn zombie_event(
     leader: Task,
@@ -26,11 +27,12 @@ pub fn zombie_event(
 ) -> Result<Option<ZombieEvent>, i32> {
     let tgid = leader.tgid()?;
     let ppid = parent.tgid()?;
-    let orig_ppid = unsafe { ORIG_PARENT.get(tgid) }.copied().unwrap_or(0);
+    let orig_ppid = slots::orig_parent(tgid);
     let comm = leader.comm()?;
     let parent_leader = parent.group_leader()?;
     let parent_comm = parent_leader.comm()?;
     if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) {
+        slots::mark(tgid, slot::FILTERED);
         return Ok(None);
     }
     let (ns_level, nspid) = leader.ns_pids()?;

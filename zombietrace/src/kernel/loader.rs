@@ -4,11 +4,11 @@
 use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{RawTracePoint, TracePoint},
 };
 use aya_log::EbpfLogger;
-use zombietrace_common::{Settings, counter};
+use zombietrace_common::{Settings, TASK_SLOTS_MAX, counter, slot};
 
 use super::{btf::Btf, offsets, privilege, tracefs};
 
@@ -45,6 +45,49 @@ pub struct Counters {
     pub read_failed: u64,
 }
 
+/// One `TASKS` slot per pid the kernel can hand out, up to `TASK_SLOTS_MAX`.
+/// `ZOMBIETRACE_TASK_SLOTS=N` (for tests) makes fewer, so that pids share slots as they do
+/// where pid_max exceeds `TASK_SLOTS_MAX`.
+fn task_slots() -> u32 {
+    if let Some(n) = std::env::var("ZOMBIETRACE_TASK_SLOTS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        return n.clamp(1, TASK_SLOTS_MAX);
+    }
+    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(TASK_SLOTS_MAX);
+    pid_max.clamp(1024, TASK_SLOTS_MAX)
+}
+
+/// Seeds the first parents of the processes that exist already, before attaching, so that
+/// their reparented reaps are told too. Where a slot is shared, the hash takes the rest; a
+/// full hash only loses that hint for old processes.
+fn seed_parents(ebpf: &mut Ebpf, slots: u32, first_parents: &[(u32, u32)]) -> Result<()> {
+    let mut taken = Vec::new();
+    {
+        let mut tasks: Array<_, u64> =
+            Array::try_from(ebpf.map_mut("TASKS").context("TASKS map")?)?;
+        let mut used = std::collections::HashSet::new();
+        for &(pid, ppid) in first_parents {
+            let index = slot::index(pid, slots);
+            if used.insert(index) {
+                tasks.set(index, slot::pack(pid, ppid & slot::PARENT_MASK), 0)?;
+            } else {
+                taken.push((pid, ppid));
+            }
+        }
+    }
+    let mut parents: HashMap<_, u32, u32> =
+        HashMap::try_from(ebpf.map_mut("ORIG_PARENT").context("ORIG_PARENT map")?)?;
+    for (pid, ppid) in taken {
+        let _ = parents.insert(pid, ppid, 0);
+    }
+    Ok(())
+}
+
 impl Probes {
     /// Loads and attaches everything; returns the probes and the ring buffer they write to.
     pub fn load(
@@ -60,21 +103,16 @@ impl Probes {
         let offsets =
             offsets::resolve(&btf, &root).context("this kernel lacks a field zombietrace needs")?;
         raise_memlock_limit();
+        let mut settings = settings;
+        settings.task_slots = task_slots();
         let mut ebpf = EbpfLoader::new()
+            .map_max_entries("TASKS", settings.task_slots)
             .override_global("OFFSETS", &offsets, true)
             .override_global("SETTINGS", &settings, true)
             .load(OBJECT)
             .context("loading the eBPF programs")?;
 
-        // Seed the first-parent map before attaching, so processes that already exist are known.
-        {
-            let mut parents: HashMap<_, u32, u32> =
-                HashMap::try_from(ebpf.map_mut("ORIG_PARENT").context("ORIG_PARENT map")?)?;
-            for (pid, ppid) in first_parents {
-                // A full map only loses the reparent hint for old processes.
-                let _ = parents.insert(pid, ppid, 0);
-            }
-        }
+        seed_parents(&mut ebpf, settings.task_slots, first_parents)?;
 
         let mut attached = 0;
         for name in RAW_TRACEPOINTS {

@@ -1,0 +1,92 @@
+//! Where pid_max exceeds the kernel side's per-process slots (systemd machines raise it to
+//! 4,194,304), processes share slots and the rest go to a hash. With one slot for everything
+//! (`ZOMBIETRACE_TASK_SLOTS=1`), every path that depends on it must still come out right:
+//! who forked whom (a reparented reap), reaps by wait calls, autoreaps, and nothing left over.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Tracer, children, spawn};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn pid_of(v: &Value) -> u64 {
+    v["pid"].as_u64().expect("pid")
+}
+
+#[test]
+fn shared_slots_lose_nothing() {
+    let mut tracer = Tracer::start_with_env(
+        &["--comm", "zombietrace"],
+        &[("ZOMBIETRACE_TASK_SLOTS", "1")],
+    );
+
+    // An orphan adopted by a subreaper while alive: only the first parent on record tells
+    // that its reap by the subreaper is a reparented one.
+    let truth = spawn(&[
+        "orphan",
+        "--subreaper",
+        "--delay",
+        "200ms",
+        "--reap-delay",
+        "50ms",
+    ]);
+    let spawner = truth
+        .iter()
+        .find(|v| v["event"] == "ready")
+        .and_then(|v| v["spawner_pid"].as_u64())
+        .expect("ready line with spawner_pid");
+    let orphans: Vec<Value> = children(&truth)
+        .into_iter()
+        .filter(|c| c["reaper_pid"] == spawner && c["reap"] == "wait4")
+        .collect();
+    assert!(
+        !orphans.is_empty(),
+        "no orphan reaped by the subreaper: {truth:?}"
+    );
+    for orphan in &orphans {
+        let reap = tracer.reap_of(pid_of(orphan), WAIT);
+        assert_eq!(reap["reap"], "reparented", "{reap}");
+        assert_eq!(reap["reaper_role"], "subreaper", "{reap}");
+        assert_eq!(reap["call"], "wait4", "{reap}");
+    }
+
+    // Reaps by wait calls, and releases by the kernel.
+    let waited = spawn(&[
+        "delayed",
+        "--reap",
+        "waitid",
+        "--delay",
+        "20ms",
+        "--children",
+        "3",
+    ]);
+    for child in children(&waited) {
+        let reap = tracer.reap_of(pid_of(&child), WAIT);
+        assert_eq!(reap["reap"], "waitid", "{reap}");
+        assert_eq!(reap["approx"], false, "{reap}");
+    }
+    let ignored = spawn(&["ignore", "--children", "2"]);
+    for child in children(&ignored) {
+        let reap = tracer.reap_of(pid_of(&child), WAIT);
+        assert_eq!(reap["reap"], "autoreap", "{reap}");
+    }
+
+    // A burst: every zombie paired with its reap, none left outstanding, no map refusals.
+    let storm = spawn(&["storm", "--parents", "2", "--duration", "300ms"]);
+    let exits = storm
+        .iter()
+        .find(|v| v["event"] == "done")
+        .and_then(|v| v["exits"].as_u64())
+        .expect("storm done line");
+    assert!(exits > 100, "storm made only {exits} exits");
+    let (events, summary) = tracer.stop();
+    assert_eq!(summary["lost"], 0, "{summary}");
+    assert_eq!(summary["parent_map_full"], 0, "{summary}");
+    assert_eq!(summary["zombies"], summary["reaped"], "{summary}");
+    let reaps = events.iter().filter(|v| v["event"] == "reap").count() as u64;
+    assert_eq!(Some(reaps), summary["reaped"].as_u64());
+    assert!(reaps >= exits, "{reaps} reaps for {exits} storm exits");
+}
