@@ -14,6 +14,9 @@ use crate::duration::parse_duration;
 /// reaper and how (wait4, waitid, autoreap, reparented, thread, kernel). Ctrl-C or SIGTERM stops
 /// tracing and prints a summary: events seen, reaps by kind, zombies still outstanding with their
 /// parents, and events lost.
+///
+/// Output never slows tracing down: if stdout does not keep up, event lines are dropped (counted,
+/// announced by `dropped` lines), never events, and the summary still counts everything.
 #[derive(Debug, Parser)]
 #[command(
     name = "zombietrace",
