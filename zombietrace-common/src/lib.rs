@@ -43,6 +43,11 @@ pub mod slot {
     pub const FILTERED: u32 = 1 << 24;
     /// A wait call's reap of it was sent: its free need not be.
     pub const WAIT_SEEN: u32 = 1 << 25;
+    /// Forked while tracing (not seeded from procfs): until `ZOMBIE_SENT`, it has not exited,
+    /// so a wait call naming it reports a stop or a continue, not a reap.
+    pub const TRACED_FORK: u32 = 1 << 26;
+    /// Its zombie event was sent.
+    pub const ZOMBIE_SENT: u32 = 1 << 27;
 
     #[inline(always)]
     pub const fn pack(tgid: u32, info: u32) -> u64 {
@@ -217,9 +222,6 @@ pub struct Offsets {
     pub upid_nr: u32,
     /// syscalls/sys_exit_{wait4,waitid}: `ret`.
     pub tp_exit_ret: u32,
-    /// syscalls/sys_enter_wait4: `stat_addr`, `options`.
-    pub tp_wait4_stat_addr: u32,
-    pub tp_wait4_options: u32,
     /// syscalls/sys_enter_waitid: `which`, `upid`, `infop`, `options`.
     pub tp_waitid_which: u32,
     pub tp_waitid_upid: u32,
@@ -269,7 +271,7 @@ const _: () = {
     assert!(core::mem::size_of::<WaitEvent>() == 16 + 24 + 16);
     assert!(core::mem::size_of::<FreeEvent>() == 16 + 8 + 8);
     assert!(core::mem::size_of::<ThreadExitEvent>() == 16 + 16 + 16);
-    assert!(core::mem::size_of::<Offsets>() == 32 * 4);
+    assert!(core::mem::size_of::<Offsets>() == 30 * 4);
     assert!(core::mem::size_of::<Settings>() == 16 + 16);
     assert!(core::mem::size_of::<WaitArgs>() == 24);
 };

@@ -8,7 +8,7 @@ use crate::{
     maps::{emit, finish},
     setting, slots,
     task::{SIGCHLD, Task},
-    zombie::{header, zombie_event},
+    zombie::{self, header, zombie_event},
 };
 
 /// Records each new process's first parent, so a later reap by someone else is `reparented`.
@@ -78,7 +78,7 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
         flags |= disposition & zflag::AUTOREAP_IGNORED;
     }
     if let Some(event) = zombie_event(leader, tid, parent, flags)? {
-        emit(&event);
+        zombie::send(&event);
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use zombietrace_common::{ReparentEvent, kind, zflag};
 use crate::{
     maps::{emit, finish},
     task::{PF_EXITING, SIGCHLD, Task, read},
-    zombie::{header, zombie_event},
+    zombie::{self, header, zombie_event},
 };
 
 /// siginfo's si_code for a child that exited, was killed, or dumped core.
@@ -49,7 +49,7 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
         // other thread releasing itself after the leader).
         let leader = current.group_leader()?;
         if let Some(event) = zombie_event(leader, current.pid()?, receiver, disposition)? {
-            emit(&event);
+            zombie::send(&event);
         }
         return Ok(());
     }

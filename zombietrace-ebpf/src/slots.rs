@@ -28,7 +28,7 @@ pub fn remember_parent(tgid: u32, parent: u32) -> bool {
     let (tag, _) = slot::unpack(unsafe { *ptr });
     // A different tag is a live process (a slot is cleared when its process is freed).
     if tag == 0 || tag == tgid {
-        unsafe { *ptr = slot::pack(tgid, parent & slot::PARENT_MASK) };
+        unsafe { *ptr = slot::pack(tgid, (parent & slot::PARENT_MASK) | slot::TRACED_FORK) };
         return true;
     }
     if ORIG_PARENT.insert(tgid, parent, 0).is_err() {
@@ -56,10 +56,11 @@ pub fn mark(tgid: u32, flag: u32) {
     }
 }
 
-/// Whether `tgid` carries `flag` (false when it has no slot of its own).
+/// The `slot::*` flags of `tgid`'s own slot; `None` when it has none (it existed before
+/// tracing and shares a slot, or the reaper names it from inside a pid namespace).
 #[inline(always)]
-pub fn has(tgid: u32, flag: u32) -> bool {
-    own(tgid).is_some_and(|ptr| slot::unpack(unsafe { *ptr }).1 & flag != 0)
+pub fn flags(tgid: u32) -> Option<u32> {
+    own(tgid).map(|ptr| slot::unpack(unsafe { *ptr }).1 & !slot::PARENT_MASK)
 }
 
 /// `tgid` is freed: forgets it, and says whether its free still needs sending (not when its

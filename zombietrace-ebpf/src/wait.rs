@@ -1,6 +1,7 @@
 //! wait4 / waitid: a reap happens inside the wait call; its return is the reap time.
-//! The entry probes keep what the return needs (the user buffer that names the child and holds
-//! its status, and the options); the return probes emit a `WaitEvent` for each child reaped.
+//! waitid's entry probe keeps what its return needs (the siginfo buffer that names the child and
+//! holds its status, and the options); the return probes emit a `WaitEvent` for each child
+//! reaped.
 
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
@@ -19,8 +20,6 @@ use crate::{
     zombie::header,
 };
 
-const WUNTRACED: u32 = 0x2;
-const WCONTINUED: u32 = 0x8;
 const WNOWAIT: u32 = 0x0100_0000;
 const P_PID: u32 = 1;
 const P_PIDFD: u32 = 3;
@@ -47,57 +46,20 @@ fn remember(ctx: &TracePointContext, args: &WaitArgs) {
     }
 }
 
-#[tracepoint(category = "syscalls", name = "sys_enter_wait4")]
-pub fn sys_enter_wait4(ctx: TracePointContext) -> u32 {
-    finish(try_enter_wait4(&ctx))
-}
-
-fn try_enter_wait4(ctx: &TracePointContext) -> Result<(), i32> {
-    let options = field::<u64>(ctx, off!(tp_wait4_options))? as u32;
-    // Only a call that may report a stopped or continued child needs its status checked.
-    if options & (WUNTRACED | WCONTINUED) != 0 {
-        remember(
-            ctx,
-            &WaitArgs {
-                user_ptr: field::<u64>(ctx, off!(tp_wait4_stat_addr))?,
-                options,
-                call: call::WAIT4,
-                which: 0,
-                id: 0,
-            },
-        );
-    }
-    Ok(())
-}
-
+/// wait4 returns the pid of the child it reports: a reap, or (with WUNTRACED / WCONTINUED, or to
+/// a ptracer) a stop or a continue. The child's slot tells them apart (see `emit_wait`), so wait4
+/// needs no entry probe; the status came with the zombie event.
 #[tracepoint(category = "syscalls", name = "sys_exit_wait4")]
 pub fn sys_exit_wait4(ctx: TracePointContext) -> u32 {
     finish(try_exit_wait4(&ctx))
 }
 
 fn try_exit_wait4(ctx: &TracePointContext) -> Result<(), i32> {
-    let tid = current_tid();
-    let args = unsafe { WAIT_ARGS.get(tid) }.copied();
-    if args.is_some() {
-        let _ = WAIT_ARGS.remove(tid); // just read: present
-    }
     let ret = field::<i64>(ctx, off!(tp_exit_ret))?;
     if ret <= 0 {
         return Ok(()); // error, or WNOHANG with nothing to report
     }
-    let mut status = STATUS_UNKNOWN;
-    if let Some(args) = args
-        && args.user_ptr != 0
-        && let Ok(value) = unsafe { bpf_probe_read_user(args.user_ptr as *const u32) }
-    {
-        status = value;
-        let stopped = value & 0xff == 0x7f;
-        let continued = value == 0xffff;
-        if stopped || continued {
-            return Ok(()); // a job-control report, not a reap
-        }
-    }
-    emit_wait(ret as u32, call::WAIT4, status)
+    emit_wait(ret as u32, call::WAIT4, STATUS_UNKNOWN)
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_waitid")]
@@ -162,16 +124,20 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
 }
 
 /// Sends the reap of `pid` (as the caller names it). A caller in the initial pid namespace
-/// names the child by its global pid, which keys its slot: the reap of a zombie the filters
-/// excluded is not sent, and a sent one spares its free.
+/// names the child by its global pid, which keys its slot: not sent for a zombie the filters
+/// excluded, nor for a child forked while tracing that has not exited (a stop or a continue
+/// report); a sent one spares its free.
 #[inline(always)]
 fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let current = Task::current();
     let ns_level = current.ns_level()?;
     let global = ns_level == 0 && pid != 0;
-    if global && slots::has(pid, slot::FILTERED) {
-        return Ok(());
+    if global && let Some(flags) = slots::flags(pid) {
+        let alive = flags & slot::TRACED_FORK != 0 && flags & slot::ZOMBIE_SENT == 0;
+        if alive || flags & slot::FILTERED != 0 {
+            return Ok(());
+        }
     }
     let sent = emit(&WaitEvent {
         header: header(kind::WAIT),

@@ -4,7 +4,7 @@
 use aya_ebpf::helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns};
 use zombietrace_common::{Header, TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
 
-use crate::{setting, slots, task::Task};
+use crate::{maps::emit, setting, slots, task::Task};
 
 #[inline(always)]
 pub fn header(kind: u32) -> Header {
@@ -53,6 +53,14 @@ pub fn zombie_event(
         comm,
         parent_comm,
     }))
+}
+
+/// Sends a zombie event, and notes on its slot that it was sent.
+#[inline(always)]
+pub fn send(event: &ZombieEvent) {
+    if emit(event) {
+        slots::mark(event.tgid, slot::ZOMBIE_SENT);
+    }
 }
 
 #[inline(always)]

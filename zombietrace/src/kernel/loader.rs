@@ -20,12 +20,7 @@ const RAW_TRACEPOINTS: [&str; 4] = [
     "signal_generate",
     "sched_process_free",
 ];
-const SYSCALL_TRACEPOINTS: [&str; 4] = [
-    "sys_enter_wait4",
-    "sys_exit_wait4",
-    "sys_enter_waitid",
-    "sys_exit_waitid",
-];
+const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "sys_exit_waitid"];
 
 pub struct Probes {
     /// Keeps the programs loaded and attached; `None` once detached.

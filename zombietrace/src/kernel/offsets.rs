@@ -60,9 +60,6 @@ pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
         bail!("sys_exit_wait4 and sys_exit_waitid disagree on where `ret` is");
     }
     offsets.tp_exit_ret = ret;
-    let wait4 = tracefs::read_format(tracefs_root, "syscalls", "sys_enter_wait4")?;
-    offsets.tp_wait4_stat_addr = wait4.field("stat_addr")?.offset;
-    offsets.tp_wait4_options = wait4.field("options")?.offset;
     let waitid = tracefs::read_format(tracefs_root, "syscalls", "sys_enter_waitid")?;
     offsets.tp_waitid_which = waitid.field("which")?.offset;
     offsets.tp_waitid_upid = waitid.field("upid")?.offset;
