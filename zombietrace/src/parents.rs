@@ -13,7 +13,8 @@ use crate::{
 const SAMPLE_EVERY_NS: u64 = 1_000_000_000;
 /// A count that rose at each of this many samples in a row is "growing".
 const GROWING_SAMPLES: usize = 3;
-/// Exited parents that leaked, kept for the final report.
+/// Exited parents kept for the final report once they have nothing outstanding: those that
+/// leaked first, then the slowest reapers (p99 zombie time), then the busiest.
 const EXITED_KEPT: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -202,11 +203,14 @@ impl Parents {
             }
         }
         for key in forget {
-            let p = self.parents.remove(&key).expect("present");
-            if p.leaks > 0 {
+            let mut p = self.parents.remove(&key).expect("present");
+            if p.zombies > 0 {
+                // Gone either way: it can only have exited.
+                p.exited = true;
                 self.exited.push(p);
-                self.exited
-                    .sort_by_key(|p| std::cmp::Reverse(p.severity(now_ns)));
+                self.exited.sort_by_cached_key(|p| {
+                    std::cmp::Reverse((p.leaks > 0, p.latency.quantile(0.99), p.zombies))
+                });
                 self.exited.truncate(EXITED_KEPT);
             }
         }
@@ -220,7 +224,7 @@ impl Parents {
         }
     }
 
-    /// Parents ranked by severity: live ones and exited ones that leaked.
+    /// Parents ranked by severity: live ones, and the exited ones kept (see `EXITED_KEPT`).
     pub fn ranked(&self, now_ns: u64) -> Vec<&Parent> {
         let mut all: Vec<&Parent> = self.parents.values().chain(&self.exited).collect();
         all.sort_by_key(|p| (std::cmp::Reverse(p.severity(now_ns)), p.pid));

@@ -138,6 +138,28 @@ fn gone_parents_are_forgotten_and_exited_leakers_kept() {
 }
 
 #[test]
+fn exited_parents_stay_in_the_report_slowest_first() {
+    let mut parents = Parents::new(S);
+    let mut out = Vec::new();
+    // 70 parents, each reaps one child after (parent) ms, then exits and is forgotten.
+    for parent in 1..=70u32 {
+        let child = zombie(1000 + parent, parent, 0);
+        parents.observe(&Record::Zombie(child.clone()));
+        parents.observe(&reap(child, parent as u64 * MS));
+    }
+    parents.tick(S, &|_| false, &mut out);
+    assert_eq!(parents.tracked(), 0);
+    let ranked = parents.ranked(S);
+    assert_eq!(ranked.len(), EXITED_KEPT);
+    assert_eq!(ranked[0].pid, 70, "the slowest reaper first");
+    assert!(
+        ranked
+            .iter()
+            .all(|p| p.exited && p.pid > 70 - EXITED_KEPT as u32)
+    );
+}
+
+#[test]
 fn leaking_parents_rank_first() {
     let mut parents = Parents::new(S);
     let mut out = Vec::new();
