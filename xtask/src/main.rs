@@ -29,8 +29,13 @@ enum Task {
         args: Vec<String>,
     },
     /// Set up, then run the whole test suite as root: formatting and clippy for both halves,
-    /// unit tests, and the integration tests that load eBPF and trace real processes.
-    Test,
+    /// unit tests, the integration tests that load eBPF and trace real processes, then those
+    /// integration tests again on each kernel of the matrix under qemu (see `vmtest`).
+    Test {
+        /// Skip the kernel matrix (quicker, for development; CI runs everything).
+        #[arg(long)]
+        host_only: bool,
+    },
     /// Formatting and clippy (userspace and eBPF), without the tests.
     Lint,
     /// Measure zombietrace's cost side by side with exitsnoop and bpftrace (as root); prints
@@ -58,7 +63,7 @@ fn main() -> ExitCode {
     let result = match Xtask::parse().task {
         Task::Setup => setup::setup(),
         Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
-        Task::Test => setup::setup().and_then(|()| test::test()),
+        Task::Test { host_only } => setup::setup().and_then(|()| test::test(host_only)),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
         Task::Bench { quick, only } => setup::setup().and_then(|()| bench::run(quick, &only)),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),

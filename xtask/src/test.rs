@@ -37,7 +37,9 @@ pub fn lint() -> Result<()> {
     )
 }
 
-pub fn test() -> Result<()> {
+/// The whole suite: lint, every test on the host, then the root integration tests on each kernel
+/// of the matrix under qemu (unless `host_only`).
+pub fn test(host_only: bool) -> Result<()> {
     if !cmd::is_root() {
         bail!(
             "the integration tests load eBPF programs and trace real processes: run the suite as \
@@ -54,10 +56,31 @@ pub fn test() -> Result<()> {
         "--all-targets",
     ]);
     let (passed, failed) = cmd::run_counting_tests(&mut cargo)?;
-    // One closing line for the whole suite (every test binary's own line is above).
-    println!("suite: {passed} passed, {failed} failed");
     if failed > 0 || passed == 0 {
-        bail!("the test suite did not pass");
+        println!("suite: {passed} passed, {failed} failed (host)");
+        bail!("the test suite did not pass on the host");
+    }
+    if host_only {
+        println!("suite: {passed} passed, {failed} failed (host only)");
+        return Ok(());
+    }
+    let vm = crate::vmtest::matrix(&[])?;
+    let kernels: Vec<String> = vm
+        .kernels
+        .iter()
+        .map(|(k, ok)| format!("{k} {}", if *ok { "PASS" } else { "FAIL" }))
+        .collect();
+    // One closing line for the whole suite (every test binary's own line is above).
+    println!(
+        "suite: {} passed, {} failed ({passed} on the host; {} in {} kernels: {})",
+        passed + vm.passed,
+        failed + vm.failed,
+        vm.passed,
+        vm.kernels.len(),
+        kernels.join(", ")
+    );
+    if !vm.ok() {
+        bail!("the test suite did not pass on every kernel of the matrix");
     }
     Ok(())
 }

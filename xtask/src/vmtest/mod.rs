@@ -30,7 +30,31 @@ use report::{Row, human, print_table};
 
 const MEMORY: &str = "3G";
 
+/// What the matrix run found: per kernel, whether it passed; tests passed and failed in all.
+pub struct Outcome {
+    pub kernels: Vec<(String, bool)>,
+    pub passed: u64,
+    pub failed: u64,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        !self.kernels.is_empty() && self.kernels.iter().all(|(_, ok)| *ok)
+    }
+}
+
+/// `cargo xtask vmtest`: fails if any kernel failed.
 pub fn run(filters: &[String]) -> Result<()> {
+    let outcome = matrix(filters)?;
+    if !outcome.ok() {
+        let failed = outcome.kernels.iter().filter(|(_, ok)| !ok).count();
+        bail!("vmtest: {failed} of {} kernels failed", outcome.kernels.len());
+    }
+    Ok(())
+}
+
+/// Boots each selected kernel and runs the test binaries inside; prints the table.
+pub fn matrix(filters: &[String]) -> Result<Outcome> {
     let started = Instant::now();
     let selected = select(filters)?;
     apt::ensure_installed(qemu::QEMU, "qemu-system-x86")?;
@@ -86,11 +110,12 @@ pub fn run(filters: &[String]) -> Result<()> {
         "xtask: vmtest: total wall time {}",
         human(started.elapsed())
     );
-    let failed = rows.iter().filter(|r| !r.ok).count();
-    if failed > 0 {
-        bail!("vmtest: {failed} of {} kernels failed", rows.len());
-    }
-    Ok(())
+    let binaries = rows.iter().flat_map(|r| &r.binaries);
+    Ok(Outcome {
+        passed: binaries.clone().map(|b| b.passed as u64).sum(),
+        failed: binaries.map(|b| b.failed as u64).sum(),
+        kernels: rows.iter().map(|r| (r.kernel.clone(), r.ok)).collect(),
+    })
 }
 
 /// The series whose name is an argument, or else whose name or cached release contains it.
