@@ -580,7 +580,8 @@ fn storm_reports_a_rate() {
     let (lines, status) = run(&["storm", "--parents", "2", "--duration", "300ms"]);
     assert!(status.success());
     let d = done(&lines);
-    assert!(d["rate"].as_f64().unwrap() > 0.0, "{d}");
+    let unpaced = d["rate"].as_f64().unwrap();
+    assert!(unpaced > 0.0, "{d}");
     assert!(num(&d, "exits") > 0);
     assert!(children(&lines).is_empty(), "no per-child lines by default");
     assert_all_gone(&pids_of_storm(&lines[0]));
@@ -596,7 +597,12 @@ fn storm_reports_a_rate() {
     assert!(status.success());
     let d = done(&lines);
     let rate = d["rate"].as_f64().unwrap();
-    assert!((150.0..250.0).contains(&rate), "{d}");
+    // Paced: never faster than asked. As fast as asked wherever the machine can go well beyond
+    // it (an emulated, busy CPU may not: the unpaced storm just measured what it can do).
+    assert!(rate < 250.0, "{d}");
+    if unpaced > 2000.0 {
+        assert!(rate >= 150.0, "{d} (unpaced: {unpaced:.0}/s)");
+    }
     assert_eq!(children(&lines).len() as i64, num(&d, "exits"));
 }
 

@@ -48,7 +48,10 @@ pub fn run(filters: &[String]) -> Result<()> {
     let outcome = matrix(filters)?;
     if !outcome.ok() {
         let failed = outcome.kernels.iter().filter(|(_, ok)| !ok).count();
-        bail!("vmtest: {failed} of {} kernels failed", outcome.kernels.len());
+        bail!(
+            "vmtest: {failed} of {} kernels failed",
+            outcome.kernels.len()
+        );
     }
     Ok(())
 }
