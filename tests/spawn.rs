@@ -102,12 +102,34 @@ fn run(args: &[&str]) -> (Vec<Value>, ExitStatus) {
     (rest, status)
 }
 
+/// The `child` lines, each checked for the order of its own readings (those it has).
 fn children(lines: &[Value]) -> Vec<Value> {
-    lines
+    let kids: Vec<Value> = lines
         .iter()
         .filter(|v| v["event"] == "child")
         .cloned()
-        .collect()
+        .collect();
+    kids.iter().for_each(assert_readings_in_order);
+    kids
+}
+
+/// The child's last reading ≤ when its reaper learned it was gone ≤ right before the reaping
+/// call ≤ right after it; a reaper of the spawner's has both ends of its call.
+fn assert_readings_in_order(c: &Value) {
+    let pairs = [
+        ("exiting_ns", "gone_ns"),
+        ("exiting_ns", "reaped_ns"),
+        ("gone_ns", "reap_call_ns"),
+        ("reap_call_ns", "reaped_ns"),
+    ];
+    for (early, late) in pairs {
+        if let (Some(a), Some(b)) = (c[early].as_i64(), c[late].as_i64()) {
+            assert!(a <= b, "{early} after {late}: {c}");
+        }
+    }
+    let timed = !c["reaper_pid"].is_null();
+    assert_eq!(c["reap_call_ns"].is_i64(), timed, "{c}");
+    assert_eq!(c["reaped_ns"].is_i64(), timed, "{c}");
 }
 
 fn done(lines: &[Value]) -> Value {
@@ -218,6 +240,11 @@ fn delayed_reports_the_delay_and_the_child_was_a_zombie_before() {
         assert_eq!(c["signal"], Value::Null);
         let z = num(c, "zombie_ns");
         assert_eq!(z, num(c, "reaped_ns") - num(c, "gone_ns"));
+        assert!(c["exiting_ns"].is_i64(), "each child stamped its exit: {c}");
+        assert!(
+            num(c, "reap_call_ns") - num(c, "gone_ns") >= 300 * MS,
+            "the call came --delay after the child was seen gone: {c}"
+        );
         assert!(
             (300 * MS..300 * MS + SLACK).contains(&z),
             "zombie_ns {z} not within a few ms of 300ms"
@@ -496,6 +523,9 @@ fn threaded_leader_is_not_reapable_until_its_last_thread_ends() {
     assert_eq!(c["exit_code"], 5);
     assert!(num(c, "gone_ns") - t_ready >= 300 * MS, "{c}");
     assert!((num(c, "gone_ns") - t_readable).abs() < 20 * MS, "{c}");
+    // The last thread's own reading: after its delay, before the group turned readable.
+    assert!(num(c, "exiting_ns") - t_ready >= 300 * MS, "{c}");
+    assert!(num(c, "exiting_ns") <= t_readable, "{c}");
     assert!(
         (20 * MS..20 * MS + SLACK).contains(&num(c, "zombie_ns")),
         "{c}"
