@@ -5,9 +5,9 @@
 use anyhow::Context as _;
 
 use super::cli::{DelayedArgs, ReapMethod, WnowaitArgs, human};
-use super::process::{self, Pid, Status, now_ns, pollfd};
+use super::process::{self, Pid, now_ns, pollfd};
 use super::session::{Session, Wake};
-use super::truth::{ChildRecord, Done, Reap};
+use super::truth::{ChildRecord, Done, Reap, Reaped};
 
 struct Watched {
     pid: Pid,
@@ -17,7 +17,7 @@ struct Watched {
 
 /// Watches each child's pidfd; when it becomes readable (the child is a zombie) notes
 /// CLOCK_MONOTONIC right after poll returned, and `delay_ns` later reaps it with `reap`
-/// (which returns the status and the time right after the reaping call returned).
+/// (which returns the status and the times right before and right after the reaping call).
 /// On a stop signal, kills what is still alive and reaps everything at once.
 /// Returns the stop signal, if one cut it short.
 pub fn reap_each_after(
@@ -25,7 +25,7 @@ pub fn reap_each_after(
     kids: &[Pid],
     delay_ns: u64,
     how: Reap,
-    mut reap: impl FnMut(&mut Session, Pid) -> anyhow::Result<(Status, u64)>,
+    mut reap: impl FnMut(&mut Session, Pid) -> anyhow::Result<Reaped>,
 ) -> anyhow::Result<Option<i32>> {
     let mut watched: Vec<Watched> = kids
         .iter()
@@ -40,17 +40,10 @@ pub fn reap_each_after(
         let now = now_ns();
         for w in watched.iter_mut().filter(|w| !w.reaped) {
             if let Some(gone) = w.gone.filter(|&g| now >= g + delay_ns) {
-                let (st, t) = reap(s, w.pid)?;
+                let r = reap(s, w.pid)?;
                 w.reaped = true;
-                s.out.child(&ChildRecord::reaped(
-                    w.pid,
-                    top,
-                    top,
-                    Some(gone),
-                    t,
-                    how,
-                    st,
-                ))?;
+                s.out
+                    .child(&ChildRecord::reaped(w.pid, top, top, Some(gone), r, how))?;
             }
         }
         if watched.iter().all(|w| w.reaped) {
@@ -87,9 +80,9 @@ pub fn reap_each_after(
             if w.gone.is_none() {
                 s.reg.kill(w.pid, libc::SIGKILL);
             }
-            let (st, t) = reap(s, w.pid)?;
+            let r = reap(s, w.pid)?;
             s.out
-                .child(&ChildRecord::reaped(w.pid, top, top, w.gone, t, how, st))?;
+                .child(&ChildRecord::reaped(w.pid, top, top, w.gone, r, how))?;
         }
     }
     Ok(s.stopped().filter(|_| stopped))
@@ -171,16 +164,15 @@ pub fn wnowait(s: &mut Session, a: &WnowaitArgs) -> anyhow::Result<Done> {
                 w.gone = Some(t);
             }
             if let Some(gone) = w.gone.filter(|&g| t >= g + delay) {
-                let (st, reaped_ns) = s.reap(w.pid, ReapMethod::Waitid)?;
+                let r = s.reap(w.pid, ReapMethod::Waitid)?;
                 w.reaped = true;
                 s.out.child(&ChildRecord::reaped(
                     w.pid,
                     top,
                     top,
                     Some(gone),
-                    reaped_ns,
+                    r,
                     Reap::Waitid,
-                    st,
                 ))?;
             }
         }
@@ -191,15 +183,14 @@ pub fn wnowait(s: &mut Session, a: &WnowaitArgs) -> anyhow::Result<Done> {
             if w.gone.is_none() {
                 s.reg.kill(w.pid, libc::SIGKILL);
             }
-            let (st, t) = s.reap(w.pid, ReapMethod::Waitid)?;
+            let r = s.reap(w.pid, ReapMethod::Waitid)?;
             s.out.child(&ChildRecord::reaped(
                 w.pid,
                 top,
                 top,
                 w.gone,
-                t,
+                r,
                 Reap::Waitid,
-                st,
             ))?;
         }
     }

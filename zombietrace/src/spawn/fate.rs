@@ -32,8 +32,9 @@ impl Fate {
         }
     }
 
-    /// Ends the whole process as asked (no touching).
+    /// Ends the whole process as asked (no touching), stamping its last clock reading first.
     pub fn finish(&self) -> ! {
+        super::exit_stamp::stamp();
         if let Some(sig) = self.kill_with {
             raise_default(sig);
         }

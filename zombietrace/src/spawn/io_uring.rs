@@ -13,7 +13,7 @@ use super::cli::{IoUringArgs, human};
 use super::direct::reap_each_after;
 use super::process::{Pid, Status, now_ns};
 use super::session::Session;
-use super::truth::{Done, Reap};
+use super::truth::{Done, Reap, Reaped};
 
 const IORING_OP_WAITID: u8 = 50;
 const IORING_REGISTER_PROBE: libc::c_uint = 8;
@@ -210,8 +210,9 @@ impl Ring {
     }
 
     /// Reaps `pid` with IORING_OP_WAITID(P_PID, pid, WEXITED); returns its status and
-    /// CLOCK_MONOTONIC right after the io_uring_enter that brought the completion returned.
-    pub fn waitid(&mut self, pid: Pid) -> anyhow::Result<(Status, u64)> {
+    /// CLOCK_MONOTONIC right before the io_uring_enter that submitted the request and right
+    /// after the one that brought the completion returned.
+    pub fn waitid(&mut self, pid: Pid) -> anyhow::Result<Reaped> {
         // SAFETY: an all-zero siginfo_t is valid; the kernel writes the SIGCHLD fields.
         let mut info: Box<libc::siginfo_t> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: offsets come from the kernel's io_uring_params for these mappings; we are
@@ -245,6 +246,7 @@ impl Ring {
             tail.store(t.wrapping_add(1), Ordering::Release);
         }
         let mut to_submit = 1;
+        let call_ns = now_ns();
         loop {
             match self.enter(to_submit) {
                 Ok(()) => to_submit = 0,
@@ -284,7 +286,11 @@ impl Ring {
             if got != pid {
                 bail!("IORING_OP_WAITID on {pid} reaped {got}");
             }
-            return Ok((Status::from_siginfo(&info), t));
+            return Ok(Reaped {
+                status: Status::from_siginfo(&info),
+                call_ns,
+                ns: t,
+            });
         }
     }
 }

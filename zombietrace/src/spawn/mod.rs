@@ -8,7 +8,8 @@
 //! a pipe (`channel`), so that the top prints every line.
 //!
 //! Files: `cli` (flags), `limits` (refusing absurd input), `truth` (output), `process`
-//! (syscalls), `fate` (how a child ends), `cleanup` (signals, lifeline, registry), `session`
+//! (syscalls), `fate` (how a child ends), `exit_stamp` (each child's last clock reading, in
+//! memory every process of the spawner shares), `cleanup` (signals, lifeline, registry), `session`
 //! (the top's waits, forks, reaps), `channel` (messages to the top). Scenarios: `direct`
 //! (delayed, wnowait), `held` (never, ignore, nocldwait, caught-no-wait, blocked) with
 //! `release` (the top's side of a hold), `orphan`, `threaded`, `exec_leak`, `io_uring`, `storm`.
@@ -18,6 +19,7 @@ mod cleanup;
 mod cli;
 mod direct;
 mod exec_leak;
+mod exit_stamp;
 mod fate;
 mod held;
 mod io_uring;
@@ -41,6 +43,10 @@ use session::Session;
 /// With --json, ground truth as JSON Lines on stdout: one `ready` line once the children exist
 /// (for held scenarios: once the zombies are in place), one `child` line per child when its
 /// fate is known, one `done` line last. Times are CLOCK_MONOTONIC ns (bpf_ktime_get_ns).
+/// A `child` line brackets each moment a tracer measures (fields: `truth::ChildRecord`): the
+/// zombie moment lies in [`exiting_ns`, `gone_ns`] (the child's last reading before it exited;
+/// when the reaper learned it was gone), the reap in [`reap_call_ns`, `reaped_ns`] (right before
+/// the reaping call; right after it returned).
 #[derive(Debug, clap::Args)]
 pub struct SpawnArgs {
     #[command(subcommand)]
@@ -51,6 +57,8 @@ pub fn run(args: SpawnArgs) -> anyhow::Result<ExitCode> {
     let sc = &args.scenario;
     sc.validate()?;
     limits::ensure_fds(children(sc))?;
+    // Before anything is forked: every descendant inherits the table.
+    exit_stamp::init().context("mapping the exit-stamp table")?;
     let mut s = Session::new(sc.name(), sc.json())?;
     let subreaper = match sc {
         Scenario::Never(a) | Scenario::CaughtNoWait(a) | Scenario::Blocked(a) => a.subreaper,

@@ -139,8 +139,8 @@ pub fn run(s: &mut Session, a: &OrphanArgs) -> anyhow::Result<Done> {
                 continue;
             }
             if let Some(g) = gone[i].filter(|&g| now >= g + reap_delay) {
-                let (st, t) = s.reap(kids[i], ReapMethod::Wait4)?;
-                let rec = ChildRecord::reaped(kids[i], p, top, Some(g), t, Reap::Wait4, st);
+                let r = s.reap(kids[i], ReapMethod::Wait4)?;
+                let rec = ChildRecord::reaped(kids[i], p, top, Some(g), r, Reap::Wait4);
                 s.out.child(&rec)?;
                 done[i] = true;
             }

@@ -124,15 +124,14 @@ pub fn release_zombies(
     if let Some(top) = subreaper {
         for &(pid, _) in &held {
             s.reg.adopt(pid);
-            let (st, t) = s.reap(pid, ReapMethod::Wait4)?;
+            let r = s.reap(pid, ReapMethod::Wait4)?;
             s.out.child(&ChildRecord::reaped(
                 pid,
                 p,
                 top,
                 Some(gone),
-                t,
+                r,
                 Reap::Wait4,
-                st,
             ))?;
         }
         return Ok(());

@@ -9,8 +9,8 @@ use super::channel::{Msg, MsgReader, MsgWriter};
 use super::cleanup::{self, Lifeline, Registry, StopPipe};
 use super::cli::ReapMethod;
 use super::fate::Fate;
-use super::process::{self, Pid, Status, now_ns, pollfd};
-use super::truth::{Reap, Reporter};
+use super::process::{self, Pid, now_ns, pollfd};
+use super::truth::{Reap, Reaped, Reporter};
 
 pub enum Wake {
     Stop,
@@ -151,18 +151,20 @@ impl Session {
             .collect()
     }
 
-    /// Reaps our child `pid` with `method`; returns its status and CLOCK_MONOTONIC right after
-    /// the call returned.
-    pub fn reap(&mut self, pid: Pid, method: ReapMethod) -> anyhow::Result<(Status, u64)> {
+    /// Reaps our child `pid` with `method`; returns its status and CLOCK_MONOTONIC right before
+    /// the call and right after it returned.
+    pub fn reap(&mut self, pid: Pid, method: ReapMethod) -> anyhow::Result<Reaped> {
+        let pidfd = match method {
+            ReapMethod::Pidfd => self.reg.pidfd(pid).context("no pidfd for a child")?,
+            _ => -1,
+        };
+        let call_ns = now_ns();
         let result = match method {
             ReapMethod::Wait4 => process::wait4(pid, 0),
             ReapMethod::Waitid => process::waitid(libc::P_PID, pid as u32, libc::WEXITED),
-            ReapMethod::Pidfd => {
-                let fd = self.reg.pidfd(pid).context("no pidfd for a child")?;
-                process::waitid(libc::P_PIDFD, fd as u32, libc::WEXITED)
-            }
+            ReapMethod::Pidfd => process::waitid(libc::P_PIDFD, pidfd as u32, libc::WEXITED),
         };
-        let t = now_ns();
+        let ns = now_ns();
         let (got, status) = match result {
             Ok(Some(x)) => x,
             Ok(None) => bail!("reaping {pid}: nothing to reap"),
@@ -172,7 +174,11 @@ impl Session {
             bail!("reaping {pid} returned {got}");
         }
         self.reg.forget(pid);
-        Ok((status, t))
+        Ok(Reaped {
+            status,
+            call_ns,
+            ns,
+        })
     }
 
     pub fn pidfd(&self, pid: Pid) -> anyhow::Result<RawFd> {

@@ -12,7 +12,7 @@ use super::cli::{ReapMethod, StormArgs, StormReap, human};
 use super::fate::Fate;
 use super::process::{self, Pid, now_ns, pollfd};
 use super::session::{Session, Wake};
-use super::truth::{ChildRecord, Done, Reap};
+use super::truth::{ChildRecord, Done, Reap, Reaped};
 
 #[derive(Clone, Copy)]
 struct Plan {
@@ -59,12 +59,13 @@ fn parent(plan: Plan, go: RawFd, report: MsgWriter, lifeline: RawFd) -> anyhow::
             let until = now_ns() + plan.delay_ns;
             while !process::sleep_until(until) {}
         }
+        let call_ns = now_ns();
         let reaped = match plan.reap {
             StormReap::Wait4 => process::wait4(pid, 0)?,
             StormReap::Waitid => process::waitid(libc::P_PID, pid as u32, libc::WEXITED)?,
         };
         let t = now_ns();
-        let Some((_, st)) = reaped else {
+        let Some((_, status)) = reaped else {
             bail!("reaping {pid} found nothing")
         };
         exits += 1;
@@ -74,9 +75,12 @@ fn parent(plan: Plan, go: RawFd, report: MsgWriter, lifeline: RawFd) -> anyhow::
             } else {
                 Reap::Waitid
             };
-            report.send(&Msg::Child(ChildRecord::reaped(
-                pid, me, me, None, t, how, st,
-            )))?;
+            let r = Reaped {
+                status,
+                call_ns,
+                ns: t,
+            };
+            report.send(&Msg::Child(ChildRecord::reaped(pid, me, me, None, r, how)))?;
         }
     }
     report.send(&Msg::Storm {

@@ -20,6 +20,8 @@ fn child(fate: Fate, delay_ns: u64, lifeline: RawFd) -> anyhow::Result<()> {
     let survivor = std::thread::Builder::new().spawn(move || {
         // Live on for --delay (or until the spawner is gone), then end this last thread.
         let _ = process::wait_readable(&[lifeline], Some(now_ns() + delay_ns));
+        // The process becomes a zombie when this thread ends, not when the leader did.
+        super::exit_stamp::stamp();
         if let Some(sig) = fate.kill_with {
             super::fate::raise_default(sig);
         }

@@ -8,6 +8,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use super::exit_stamp;
 use super::process::{Pid, Status};
 use crate::duration::format_ns;
 
@@ -42,6 +43,16 @@ impl Reap {
     }
 }
 
+/// A reap as the reaper timed it: the true reap moment lies in `[call_ns, ns]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Reaped {
+    pub status: Status,
+    /// CLOCK_MONOTONIC ns right before the reaping call.
+    pub call_ns: u64,
+    /// CLOCK_MONOTONIC ns right after it returned.
+    pub ns: u64,
+}
+
 /// One child's fate: the body of a `child` line.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChildRecord {
@@ -50,10 +61,19 @@ pub struct ChildRecord {
     pub ppid: Pid,
     /// The process whose wait call reaped it; null for autoreap and init.
     pub reaper_pid: Option<Pid>,
-    /// CLOCK_MONOTONIC ns when the reaper learned it was gone.
+    /// CLOCK_MONOTONIC ns: the child's last clock reading before it exited (for a threaded
+    /// child, its last thread's); the zombie moment is after it (and at or before `gone_ns`).
+    /// Null when it has none: killed from outside, or its reading was overwritten by another
+    /// child's.
+    pub exiting_ns: Option<u64>,
+    /// CLOCK_MONOTONIC ns when the reaper learned it was gone: the zombie moment is at or before
+    /// it. (For zombies released by their parent's end: when the reaper saw that parent gone.)
     pub gone_ns: Option<u64>,
-    /// CLOCK_MONOTONIC ns right after the reaping call returned.
+    /// CLOCK_MONOTONIC ns right before the reaping call was made: the reap is at or after it.
+    pub reap_call_ns: Option<u64>,
+    /// CLOCK_MONOTONIC ns right after the reaping call returned: the reap is at or before it.
     pub reaped_ns: Option<u64>,
+    /// `reaped_ns − gone_ns`.
     pub zombie_ns: Option<u64>,
     pub reap: Reap,
     pub exit_code: Option<i32>,
@@ -62,37 +82,42 @@ pub struct ChildRecord {
 }
 
 impl ChildRecord {
-    /// Reaped by one of the spawner's processes, which timed it.
+    /// Reaped by one of the spawner's processes, which timed it (`r`); takes the child's own
+    /// last reading out of the exit-stamp table.
     pub fn reaped(
         pid: Pid,
         ppid: Pid,
         reaper: Pid,
         gone_ns: Option<u64>,
-        reaped_ns: u64,
+        r: Reaped,
         reap: Reap,
-        st: Status,
     ) -> Self {
         ChildRecord {
             pid,
             ppid,
             reaper_pid: Some(reaper),
+            exiting_ns: exit_stamp::take(pid),
             gone_ns,
-            reaped_ns: Some(reaped_ns),
-            zombie_ns: gone_ns.map(|g| reaped_ns.saturating_sub(g)),
+            reap_call_ns: Some(r.call_ns),
+            reaped_ns: Some(r.ns),
+            zombie_ns: gone_ns.map(|g| r.ns.saturating_sub(g)),
             reap,
-            exit_code: st.exit_code,
-            signal: st.signal,
-            core_dumped: st.core_dumped,
+            exit_code: r.status.exit_code,
+            signal: r.status.signal,
+            core_dumped: r.status.core_dumped,
         }
     }
 
-    /// Reaped by the kernel or by init: no reaper of ours, no times; the status if it was seen.
+    /// Reaped by the kernel or by init: no reaper of ours, no times but the child's own last
+    /// reading; the status if it was seen.
     pub fn unseen(pid: Pid, ppid: Pid, reap: Reap, st: Status) -> Self {
         ChildRecord {
             pid,
             ppid,
             reaper_pid: None,
+            exiting_ns: exit_stamp::take(pid),
             gone_ns: None,
+            reap_call_ns: None,
             reaped_ns: None,
             zombie_ns: None,
             reap,
