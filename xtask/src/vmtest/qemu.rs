@@ -83,9 +83,14 @@ pub fn boot(b: &Boot) -> Result<(Ending, Logs)> {
         // tsc=reliable: TCG's vCPUs share one host-derived TSC, but the kernel's sync check
         // rejects it and falls back to HPET, where every clock read traps to qemu.
         // mitigations=off: page-table isolation and friends only slow the emulation down.
+        // softlockup_panic=1: qemu 7.2's multi-threaded TCG has left both vCPUs spinning at a
+        // static-key site the kernel was patching (a tracepoint being switched on); a soft
+        // lockup then panics after ~20 s, and the panic gets the boot a second try (mod.rs),
+        // instead of the whole run waiting out its timeout.
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 panic=-1 rdinit=/init mitigations=off tsc=reliable{}",
+            "console=ttyS0 panic=-1 softlockup_panic=1 rdinit=/init mitigations=off \
+             tsc=reliable{}",
             // An emulated CPU runs a woken process milliseconds (once over 100 ms) late, so the
             // spawner's readings right after a poll wakes or a wait call returns are that late:
             // the tests then check the tracer only against the spawner's brackets (child's own
