@@ -19,7 +19,7 @@ use crate::{
     output::{
         Output,
         json::Json,
-        sink::{Offer, QUEUE_LIMIT, Sink},
+        sink::{Offer, Sink, queue_limit},
         text::Text,
     },
     parents::Parents,
@@ -78,7 +78,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
         ),
         config,
         output,
-        sink: Sink::spawn(io::stdout(), QUEUE_LIMIT).context("starting the output thread")?,
+        sink: Sink::spawn(io::stdout(), queue_limit()).context("starting the output thread")?,
         records: Vec::new(),
         observed: 0,
         events: 0,

@@ -53,15 +53,26 @@ impl Logs {
 }
 
 /// KVM only with a real hardware virtualization module; TCG otherwise (a paravirtual
-/// /dev/kvm backend cannot boot stock kernels).
-pub fn accel() -> (&'static str, &'static str) {
+/// /dev/kvm backend cannot boot stock kernels). `VMTEST_ACCEL` overrides it (e.g.
+/// `tcg,thread=multi`).
+pub fn accel() -> (String, &'static str) {
+    if let Ok(accel) = std::env::var("VMTEST_ACCEL")
+        && !accel.is_empty()
+    {
+        let cpu = if accel.starts_with("kvm") {
+            "host"
+        } else {
+            "max"
+        };
+        return (accel, cpu);
+    }
     let hw = ["kvm_intel", "kvm_amd"]
         .iter()
         .any(|m| Path::new("/sys/module").join(m).exists());
     if hw && Path::new("/dev/kvm").exists() {
-        ("kvm", "host")
+        ("kvm".into(), "host")
     } else {
-        ("tcg,thread=multi", "max")
+        ("tcg,thread=single".into(), "max")
     }
 }
 
@@ -74,7 +85,7 @@ pub fn boot(b: &Boot) -> Result<(Ending, Logs)> {
     let (accel, cpu) = accel();
     let mut qemu = Command::new(QEMU);
     qemu.args(["-nodefaults", "-display", "none", "-no-reboot"])
-        .args(["-accel", accel, "-cpu", cpu])
+        .args(["-accel", &accel, "-cpu", cpu])
         .args(["-smp", &b.cpus.to_string(), "-m", b.memory])
         .arg("-kernel")
         .arg(b.vmlinuz)

@@ -18,6 +18,16 @@ use std::{
 /// fastest exit rate.
 pub const QUEUE_LIMIT: usize = 8 << 20;
 
+/// The queue's limit: `QUEUE_LIMIT`, or `ZOMBIETRACE_OUTPUT_QUEUE_BYTES` (for tests, which
+/// then need not make thousands of exits to fill it).
+pub fn queue_limit() -> usize {
+    std::env::var("ZOMBIETRACE_OUTPUT_QUEUE_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(QUEUE_LIMIT)
+}
+
 /// What became of a batch handed to [`Sink::offer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Offer {
