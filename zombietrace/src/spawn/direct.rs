@@ -16,7 +16,7 @@ struct Watched {
 }
 
 /// Watches each child's pidfd; when it becomes readable (the child is a zombie) notes
-/// CLOCK_MONOTONIC right after poll returned, and `delay_ns` later reaps it with `reap`
+/// CLOCK_MONOTONIC right after that (`Session::seen_gone`), and `delay_ns` later reaps it with `reap`
 /// (which returns the status and the times right before and right after the reaping call).
 /// On a stop signal, kills what is still alive and reaps everything at once.
 /// Returns the stop signal, if one cut it short.
@@ -66,10 +66,9 @@ pub fn reap_each_after(
             Wake::Stop => break true,
             Wake::Timeout => {}
             Wake::Events => {
-                let t = now_ns();
                 for (fd, &i) in fds.iter().zip(&alive) {
                     if fd.revents != 0 {
-                        watched[i].gone = Some(t);
+                        watched[i].gone = Some(s.seen_gone(watched[i].pid)?);
                     }
                 }
             }

@@ -174,7 +174,8 @@ pub fn run(s: &mut Session, a: &OrphanArgs) -> anyhow::Result<Done> {
                 let t = now_ns();
                 for (fd, &i) in fds.iter().zip(&open) {
                     if fd.revents != 0 && gone[i].is_none() {
-                        gone[i] = Some(t);
+                        // As subreaper the top is its parent: confirm the whole notification.
+                        gone[i] = Some(if subreaper { s.seen_gone(kids[i])? } else { t });
                         seen[i] = process::proc_stat(kids[i], None)
                             .filter(|st| st.state == 'Z')
                             .and_then(|st| st.exit_status)

@@ -181,6 +181,22 @@ impl Session {
         })
     }
 
+    /// CLOCK_MONOTONIC once the exit of our child `pid`, whose pidfd has turned readable, is
+    /// fully notified. The pidfd wakes its pollers at the start of the notification, before the
+    /// child-exit signal is sent (the moment a tracer sees the zombie), and an emulated CPU can
+    /// stall milliseconds in between. The exiting task holds the tasklist lock for writing
+    /// throughout; a WNOWAIT peek takes it for reading, so a clock read after the peek comes
+    /// after the whole notification, and the zombie moment is at or before it.
+    pub fn seen_gone(&self, pid: Pid) -> anyhow::Result<u64> {
+        process::waitid(
+            libc::P_PID,
+            pid as u32,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+        .with_context(|| format!("waitid(WNOWAIT) on {pid}"))?;
+        Ok(now_ns())
+    }
+
     pub fn pidfd(&self, pid: Pid) -> anyhow::Result<RawFd> {
         self.reg
             .pidfd(pid)

@@ -66,8 +66,9 @@ pub struct ChildRecord {
     /// Null when it has none: killed from outside, or its reading was overwritten by another
     /// child's.
     pub exiting_ns: Option<u64>,
-    /// CLOCK_MONOTONIC ns when the reaper learned it was gone: the zombie moment is at or before
-    /// it. (For zombies released by their parent's end: when the reaper saw that parent gone.)
+    /// CLOCK_MONOTONIC ns when the reaper learned it was gone, read after a WNOWAIT peek (so
+    /// after the kernel had finished notifying the exit): the zombie moment is at or before it.
+    /// (For zombies released by their parent's end: when the reaper saw that parent gone.)
     pub gone_ns: Option<u64>,
     /// CLOCK_MONOTONIC ns right before the reaping call was made: the reap is at or after it.
     pub reap_call_ns: Option<u64>,
