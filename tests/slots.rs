@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Tracer, children, spawn};
+use support::{Tracer, children, spawn, spawner_pid};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -33,11 +33,7 @@ fn shared_slots_lose_nothing() {
         "--reap-delay",
         "50ms",
     ]);
-    let spawner = truth
-        .iter()
-        .find(|v| v["event"] == "ready")
-        .and_then(|v| v["spawner_pid"].as_u64())
-        .expect("ready line with spawner_pid");
+    let spawner = spawner_pid(&truth);
     let orphans: Vec<Value> = children(&truth)
         .into_iter()
         .filter(|c| c["reaper_pid"] == spawner && c["reap"] == "wait4")

@@ -9,7 +9,7 @@ use std::{process::Command, thread, time::Duration};
 use serde_json::Value;
 use support::{
     BIN, Tracer, assert_close, assert_reap_in_bracket, assert_zombie_in_bracket, children, ns,
-    spawn,
+    spawn, spawner_pid,
 };
 
 /// "within 2 ms of what the parent itself measured"
@@ -156,11 +156,7 @@ fn orphan_reaped_by_a_subreaper() {
         "--reap-delay",
         "100ms",
     ]);
-    let spawner = truth
-        .iter()
-        .find(|v| v["event"] == "ready")
-        .and_then(|v| v["spawner_pid"].as_u64())
-        .expect("ready line with spawner_pid");
+    let spawner = spawner_pid(&truth);
     let kids = children(&truth);
     let orphan = kids
         .iter()

@@ -176,6 +176,15 @@ pub fn spawn(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// The spawner's own pid, from its `ready` line.
+pub fn spawner_pid(truth: &[Value]) -> u64 {
+    truth
+        .iter()
+        .find(|v| v["event"] == "ready")
+        .and_then(|v| v["spawner_pid"].as_u64())
+        .expect("ready line with spawner_pid")
+}
+
 /// The `child` lines of a spawner's ground truth.
 pub fn children(truth: &[Value]) -> Vec<Value> {
     truth

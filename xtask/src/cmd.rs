@@ -4,6 +4,17 @@ use std::{path::PathBuf, process::Command};
 
 use anyhow::{Context as _, Result, bail};
 
+/// Builds the release binary (it carries its eBPF programs); returns its path.
+pub fn build_release() -> Result<PathBuf> {
+    run(Command::new("cargo").current_dir(root()).args([
+        "build",
+        "--release",
+        "-p",
+        "zombietrace",
+    ]))?;
+    Ok(root().join("target/release/zombietrace"))
+}
+
 /// The workspace root (xtask lives one level below it).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -86,13 +86,7 @@ pub fn test(host_only: bool) -> Result<()> {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
-    cmd::run(Command::new("cargo").current_dir(root()).args([
-        "build",
-        "--release",
-        "-p",
-        "zombietrace",
-    ]))?;
-    let binary = root().join("target/release/zombietrace");
+    let binary = cmd::build_release()?;
     let mut command = if cmd::is_root() {
         Command::new(&binary)
     } else {

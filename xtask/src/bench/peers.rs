@@ -75,13 +75,7 @@ pub fn ensure(dir: &Path) -> Result<Tools> {
         find_exitsnoop().context("exitsnoop not found after installing libbpf-tools")?;
     let bpftrace = find("bpftrace").context("bpftrace not found after installing it")?;
     let stress_ng = find("stress-ng").context("stress-ng not found after installing it")?;
-    cmd::run(Command::new("cargo").current_dir(root()).args([
-        "build",
-        "--release",
-        "-p",
-        "zombietrace",
-    ]))?;
-    let zombietrace = root().join("target/release/zombietrace");
+    let zombietrace = cmd::build_release()?;
     if !is_executable(&zombietrace) {
         bail!("{zombietrace:?} was not built");
     }
