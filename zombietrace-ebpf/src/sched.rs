@@ -19,8 +19,8 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
 
 fn try_sched_process_fork(ctx: &RawTracePointContext) -> Result<(), i32> {
     let child = Task(ctx.arg::<*const u8>(1));
-    let tgid = child.tgid()?;
-    if child.pid()? != tgid {
+    let (pid, tgid) = child.pid_tgid()?;
+    if pid != tgid {
         return Ok(()); // a new thread, not a new process
     }
     // real_parent, not the forking task: CLONE_PARENT makes the forker's parent the parent.
@@ -45,8 +45,7 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
     // Only args[0] (the task): kernels before 6.16 have no second argument, and reading one
     // would make the attach fail there.
     let task = Task(ctx.arg::<*const u8>(0));
-    let tid = task.pid()?;
-    let tgid = task.tgid()?;
+    let (tid, tgid) = task.pid_tgid()?;
     if tid != tgid && setting!(flags) & setting::THREADS != 0 {
         emit(&ThreadExitEvent {
             header: header(kind::THREAD_EXIT),
@@ -77,7 +76,7 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
         // With no exit signal the kernel releases it at once only if the parent ignores SIGCHLD.
         flags |= disposition & zflag::AUTOREAP_IGNORED;
     }
-    if let Some(event) = zombie_event(leader, tid, parent, flags)? {
+    if let Some(event) = zombie_event(leader, (tid, tgid), parent, flags)? {
         zombie::send(&event);
     }
     Ok(())
@@ -93,8 +92,8 @@ pub fn sched_process_free(ctx: RawTracePointContext) -> i32 {
 
 fn try_sched_process_free(ctx: &RawTracePointContext) -> Result<(), i32> {
     let task = Task(ctx.arg::<*const u8>(0));
-    let tgid = task.tgid()?;
-    if task.pid()? != tgid {
+    let (pid, tgid) = task.pid_tgid()?;
+    if pid != tgid {
         return Ok(());
     }
     if !slots::release(tgid) {

@@ -2,7 +2,9 @@
 //! the parent (exit_notify → do_notify_parent), which queues the child-exit signal here. The same
 //! notification, sent by an exiting parent to the new parent of one of its zombies, is a reparent.
 
-use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
+};
 use zombietrace_common::{ReparentEvent, kind, zflag};
 
 use crate::{
@@ -47,8 +49,11 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
     if current.exit_state()? != 0 {
         // The group's own notification: sent by its last exiting thread (the leader, or the last
         // other thread releasing itself after the leader).
+        // `current` is the exiting thread: the helper gives its ids without a probe read.
+        let pid_tgid = bpf_get_current_pid_tgid();
+        let ids = (pid_tgid as u32, (pid_tgid >> 32) as u32);
         let leader = current.group_leader()?;
-        if let Some(event) = zombie_event(leader, current.pid()?, receiver, disposition)? {
+        if let Some(event) = zombie_event(leader, ids, receiver, disposition)? {
             zombie::send(&event);
         }
         return Ok(());

@@ -37,6 +37,17 @@ impl Task {
         read(self.0, off!(task_tgid))
     }
 
+    /// `(pid, tgid)`: one read where the two sit side by side (every kernel seen so far).
+    #[inline(always)]
+    pub fn pid_tgid(self) -> Result<(u32, u32), i32> {
+        if off!(task_tgid) == off!(task_pid) + 4 {
+            let both: [u32; 2] = read(self.0, off!(task_pid))?;
+            Ok((both[0], both[1]))
+        } else {
+            Ok((self.pid()?, self.tgid()?))
+        }
+    }
+
     #[inline(always)]
     pub fn flags(self) -> Result<u32, i32> {
         read(self.0, off!(task_flags))
@@ -67,9 +78,15 @@ impl Task {
         read(self.0, off!(task_start_time))
     }
 
+    /// `(start_time, start_boottime)`: one read where they sit side by side.
     #[inline(always)]
-    pub fn start_boottime_ns(self) -> Result<u64, i32> {
-        read(self.0, off!(task_start_boottime))
+    pub fn start_times(self) -> Result<(u64, u64), i32> {
+        if off!(task_start_boottime) == off!(task_start_time) + 8 {
+            let both: [u64; 2] = read(self.0, off!(task_start_time))?;
+            Ok((both[0], both[1]))
+        } else {
+            Ok((self.start_ns()?, read(self.0, off!(task_start_boottime))?))
+        }
     }
 
     #[inline(always)]
@@ -112,8 +129,15 @@ impl Task {
         let action = sighand
             .wrapping_add(off!(sighand_action) as usize)
             .wrapping_add((SIGCHLD as usize - 1) * off!(k_sigaction_size) as usize);
-        let handler: u64 = read(action, off!(k_sigaction_handler))?;
-        let flags: u64 = read(action, off!(k_sigaction_flags))?;
+        let (handler, flags) = if off!(k_sigaction_flags) == off!(k_sigaction_handler) + 8 {
+            let both: [u64; 2] = read(action, off!(k_sigaction_handler))?;
+            (both[0], both[1])
+        } else {
+            (
+                read(action, off!(k_sigaction_handler))?,
+                read(action, off!(k_sigaction_flags))?,
+            )
+        };
         let mut bits = 0;
         if handler == SIG_IGN {
             bits |= zflag::AUTOREAP_IGNORED;
@@ -131,16 +155,18 @@ impl Task {
         read(pid, off!(pid_level))
     }
 
-    /// The task's pid at each namespace level `0..=level` (up to `MAX_NS_LEVELS`).
+    /// The pid of this thread-group leader at each namespace level `0..=level` (up to
+    /// `MAX_NS_LEVELS`). Level 0 is its global pid, `tgid`, which the caller knows: not read.
     #[inline(always)]
-    pub fn ns_pids(self) -> Result<(u32, [u32; MAX_NS_LEVELS]), i32> {
+    pub fn ns_pids(self, tgid: u32) -> Result<(u32, [u32; MAX_NS_LEVELS]), i32> {
         let pid: *const u8 = read(self.0, off!(task_thread_pid))?;
         let level: u32 = read(pid, off!(pid_level))?;
         let mut nrs = [0u32; MAX_NS_LEVELS];
+        nrs[0] = tgid;
         let numbers = pid.wrapping_add(off!(pid_numbers) as usize);
         let stride = off!(upid_size) as usize;
         let nr = off!(upid_nr);
-        for (i, slot) in nrs.iter_mut().enumerate() {
+        for (i, slot) in nrs.iter_mut().enumerate().skip(1) {
             if i as u32 > level {
                 break;
             }

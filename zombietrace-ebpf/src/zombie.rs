@@ -15,17 +15,16 @@ pub fn header(kind: u32) -> Header {
     }
 }
 
-/// The zombie event for the thread group led by `leader`, made reapable by thread `tid`, whose
-/// exit goes to `parent`; `None` when the command-line filters exclude it (then its wait and
-/// free are not sent either).
+/// The zombie event for thread group `tgid` led by `leader`, made reapable by thread `tid`,
+/// whose exit goes to `parent`; `None` when the command-line filters exclude it (then its wait
+/// and free are not sent either).
 #[inline(always)]
 pub fn zombie_event(
     leader: Task,
-    tid: u32,
+    (tid, tgid): (u32, u32),
     parent: Task,
     flags: u32,
 ) -> Result<Option<ZombieEvent>, i32> {
-    let tgid = leader.tgid()?;
     let ppid = parent.tgid()?;
     let orig_ppid = slots::orig_parent(tgid);
     let comm = leader.comm()?;
@@ -35,11 +34,12 @@ pub fn zombie_event(
         slots::mark(tgid, slot::FILTERED);
         return Ok(None);
     }
-    let (ns_level, nspid) = leader.ns_pids()?;
+    let (ns_level, nspid) = leader.ns_pids(tgid)?;
+    let (start_ns, start_boottime_ns) = leader.start_times()?;
     Ok(Some(ZombieEvent {
         header: header(kind::ZOMBIE),
-        start_ns: leader.start_ns()?,
-        start_boottime_ns: leader.start_boottime_ns()?,
+        start_ns,
+        start_boottime_ns,
         parent_start_ns: parent_leader.start_ns()?,
         tgid,
         tid,
@@ -49,7 +49,9 @@ pub fn zombie_event(
         flags,
         ns_level,
         nspid,
-        parent_ns_level: parent.ns_level()?,
+        // A parent (or tracer) sees its child's pid, so its namespace is the child's or an
+        // ancestor of it: a child in the initial namespace has its parent there too.
+        parent_ns_level: if ns_level == 0 { 0 } else { parent.ns_level()? },
         comm,
         parent_comm,
     }))

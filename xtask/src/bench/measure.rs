@@ -185,14 +185,23 @@ pub fn traced(
     })
 }
 
+/// A traced run between two untraced runs of the same load.
 pub struct Pair {
     pub untraced: Load,
     pub traced: Traced,
+    /// The untraced run right after the traced one (also the next pair's `untraced`).
+    pub untraced_after: Load,
 }
 
 impl Pair {
+    /// Traced rate over the mean of the untraced rates on both sides: a machine whose speed
+    /// drifts during the pair moves both sides alike, so the drift cancels (to first order).
     pub fn ratio(&self) -> f64 {
-        self.traced.load.rate / self.untraced.rate.max(1e-9)
+        self.traced.load.rate / self.untraced_rate().max(1e-9)
+    }
+
+    pub fn untraced_rate(&self) -> f64 {
+        (self.untraced.rate + self.untraced_after.rate) / 2.0
     }
 }
 
@@ -259,7 +268,7 @@ impl Series {
             &self
                 .pairs
                 .iter()
-                .map(|p| p.untraced.rate)
+                .map(Pair::untraced_rate)
                 .collect::<Vec<_>>(),
         )
     }
@@ -323,6 +332,7 @@ impl Series {
             "pairs": self.pairs.iter().map(|p| json!({
                 "untraced": p.untraced.to_json(),
                 "traced": p.traced.to_json(self.tracer),
+                "untraced_after": p.untraced_after.to_json(),
                 "ratio": p.ratio(),
             })).collect::<Vec<_>>(),
         })
@@ -346,8 +356,9 @@ impl Throughput {
     }
 }
 
-/// `pairs` rounds; in each, every collector gets one untraced run right before its traced run
-/// (A B A B …), so slow drift of a noisy machine falls on both sides of each ratio.
+/// `pairs` rounds of A B A B … A: each collector's traced run sits between two untraced runs
+/// (the one after it is also the next collector's run before), and its ratio is taken against
+/// their mean, so slow drift of a noisy machine falls on both sides of each ratio.
 pub fn throughput(
     ctx: &Ctx,
     workload: Workload,
@@ -363,19 +374,27 @@ pub fn throughput(
         })
         .collect();
     for round in 0..pairs {
+        let (mut untraced, _) = workload.run(ctx, run)?;
         for s in &mut series {
-            let (untraced, _) = workload.run(ctx, run)?;
             let traced = traced(ctx, s.tracer, workload.comm(), || workload.run(ctx, run))?;
+            let (untraced_after, _) = workload.run(ctx, run)?;
+            let pair = Pair {
+                untraced,
+                traced,
+                untraced_after,
+            };
             eprintln!(
-                "xtask bench: {} [{}/{pairs}] {:<28} {:>8.0} → {:>8.0} exits/s  ×{:.3}",
+                "xtask bench: {} [{}/{pairs}] {:<28} {:>8.0} → {:>8.0} → {:>8.0} exits/s  ×{:.3}",
                 workload.key(),
                 round + 1,
                 s.tracer.name(),
-                untraced.rate,
-                traced.load.rate,
-                traced.load.rate / untraced.rate.max(1e-9),
+                pair.untraced.rate,
+                pair.traced.load.rate,
+                pair.untraced_after.rate,
+                pair.ratio(),
             );
-            s.pairs.push(Pair { untraced, traced });
+            untraced = pair.untraced_after.clone();
+            s.pairs.push(pair);
         }
     }
     Ok(Throughput {

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: zombietrace's cost against exitsnoop and bpftrace (issue 6).
 //!
 //! As root: installs the peers if missing, builds the release binary, then measures
-//! - throughput, interleaved A/B (untraced, traced, untraced, traced …): the bench's own fork
+//! - throughput, interleaved A B A B … A (untraced, traced, untraced …; each traced run against
+//!   the mean of the untraced runs either side): the bench's own fork
 //!   loop pinned to CPU 0, two such loops unpinned (both CPUs loaded), and `spawn storm` pinned,
 //!   under each zombietrace output mode, exitsnoop and bpftrace;
 //! - the collector's CPU at 10,000 exits/s;
@@ -86,7 +87,7 @@ impl Plan {
             throughput: vec![
                 (Workload::PinnedLoop, 5, pinned),
                 (Workload::LoadedLoops, 5, ALL.to_vec()),
-                (Workload::Storm, 3, ALL.to_vec()),
+                (Workload::Storm, 5, ALL.to_vec()),
             ],
             cost_run: Duration::from_secs(10),
             cost_tracers: vec![Tracer::ZtText, Tracer::ZtJson, Tracer::ZtReport],

@@ -52,7 +52,8 @@ pub fn mib(kib: u64) -> String {
 pub fn print_throughput(t: &Throughput, pairs: usize) {
     println!();
     println!(
-        "Throughput — {} — {pairs} A/B pairs of {:.1} s (ratio = traced / untraced exits/s)",
+        "Throughput — {} — {pairs} rounds of {:.1} s runs, untraced/traced/untraced \
+         (ratio = traced / mean of the untraced runs either side)",
         t.workload.name(),
         t.run.as_secs_f64()
     );
