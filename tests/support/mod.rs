@@ -1,5 +1,8 @@
 //! Test environment: the real zombietrace binary as a tracer, and its spawner for ground truth.
+//! `spawner` drives the spawner on its own, for the spawner's tests (`tests/spawn*.rs`).
 #![allow(dead_code)]
+
+pub mod spawner;
 
 use std::{
     io::{BufRead, BufReader},
@@ -12,6 +15,8 @@ use std::{
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zombietrace");
+/// How long a test waits for a line or an event it expects.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// A running `zombietrace --json`, started and ready (every probe attached).
 pub struct Tracer {
@@ -174,6 +179,22 @@ pub fn spawn(args: &[&str]) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("spawner line {l}: {e}")))
         .collect()
+}
+
+/// Runs the `delayed` scenario (exit code 7) reaped with `reap` after `delay`; `extra` adds
+/// flags. Returns its ground-truth lines.
+pub fn delayed(reap: &str, delay: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "delayed",
+        "--reap",
+        reap,
+        "--delay",
+        delay,
+        "--exit-code",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    spawn(&args)
 }
 
 /// The spawner's own pid, from its `ready` line.
