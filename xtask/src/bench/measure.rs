@@ -7,6 +7,7 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use super::spread::Spread;
 use super::{
     parse::{self, Seen},
     peers::Tools,
@@ -221,39 +222,6 @@ pub struct Series {
     pub pairs: Vec<Pair>,
 }
 
-/// Median, min and max of some numbers.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    pub fn of(values: &[f64]) -> Spread {
-        if values.is_empty() {
-            return Spread::default();
-        }
-        let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        Spread {
-            median,
-            min: v[0],
-            max: v[n - 1],
-        }
-    }
-
-    pub fn to_json(self) -> Value {
-        json!({"median": self.median, "min": self.min, "max": self.max})
-    }
-}
-
 impl Series {
     pub fn ratios(&self) -> Vec<f64> {
         self.pairs.iter().map(Pair::ratio).collect()
@@ -402,4 +370,30 @@ pub fn throughput(
         run,
         series,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Load, Pair, Traced};
+
+    fn load(rate: f64) -> Load {
+        Load {
+            rate,
+            ..Load::default()
+        }
+    }
+
+    #[test]
+    fn ratio_is_against_the_untraced_runs_on_both_sides() {
+        let pair = Pair {
+            untraced: load(90.0),
+            traced: Traced {
+                load: load(95.0),
+                ..Traced::default()
+            },
+            untraced_after: load(110.0),
+        };
+        assert_eq!(pair.untraced_rate(), 100.0);
+        assert_eq!(pair.ratio(), 0.95);
+    }
 }
