@@ -5,7 +5,7 @@
 pub mod spawner;
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read},
     process::{Child, Command, Stdio},
     sync::mpsc::{Receiver, RecvTimeoutError, channel},
     thread,
@@ -53,16 +53,7 @@ impl Tracer {
                 }
             }
         });
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = json_lines(stdout);
         ready_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("zombietrace did not say its probes were attached");
@@ -155,6 +146,22 @@ impl Drop for Tracer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Parses a child's stdout as JSON lines, one per message, on a thread of its own (so the
+/// child never blocks on a full pipe); a line that is not JSON fails the test.
+pub fn json_lines(stdout: impl Read + Send + 'static) -> Receiver<Value> {
+    let (tx, lines) = channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 /// Runs `zombietrace spawn <args> --json` to completion; returns its ground-truth lines.

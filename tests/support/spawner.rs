@@ -2,15 +2,14 @@
 //! what they read from outside: /proc (state, parent, children), the monotonic clock, and the
 //! checks every child line must pass (its readings in order, its delays).
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{BIN, WAIT};
+use super::{BIN, WAIT, json_lines};
 
 pub const MS: i64 = 1_000_000;
 /// How late a sleep may wake on a loaded 2-core machine (tests run in parallel): the delays
@@ -48,17 +47,10 @@ impl Spawner {
             .spawn()
             .expect("start the spawner");
         let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Spawner { child, lines }
+        Spawner {
+            child,
+            lines: json_lines(stdout),
+        }
     }
 
     pub fn pid(&self) -> i32 {
