@@ -14,10 +14,19 @@ use std::{
 use serde_json::Value;
 use support::BIN;
 
+/// A copy of the binary under a name of this test's own: its storms' processes carry that
+/// name, so the tracer's `--comm` filter (and its summary) sees them and nothing else that
+/// runs on the machine, other tracers and spawners included.
+fn own_copy() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("ztout{}", std::process::id()));
+    std::fs::copy(BIN, &path).expect("copy the binary");
+    path
+}
+
 /// Runs one `spawn storm` round at normal priority (a real-time storm would starve the
 /// tracer); returns the exits it made.
-fn storm() -> u64 {
-    let out = Command::new(BIN)
+fn storm(bin: &std::path::Path) -> u64 {
+    let out = Command::new(bin)
         .args([
             "spawn",
             "storm",
@@ -42,8 +51,10 @@ fn storm() -> u64 {
 fn a_stuck_reader_loses_lines_not_events() {
     // Nobody reads the tracer's stdout until it has been stopped. A 256 KiB queue (instead of
     // 8 MiB) fills in a few hundred exits, even on an emulated CPU.
+    let bin = own_copy();
+    let name = bin.file_name().unwrap().to_str().unwrap().to_string();
     let mut tracer = Command::new(BIN)
-        .args(["--json", "--comm", "zombietrace"])
+        .args(["--json", "--comm", &name])
         .env("ZOMBIETRACE_OUTPUT_QUEUE_BYTES", "262144")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -70,7 +81,7 @@ fn a_stuck_reader_loses_lines_not_events() {
     // Storm until the tracer says it is dropping lines, then once more.
     let (mut exits, mut rounds, mut dropping) = (0, 0, false);
     while rounds < 60 {
-        exits += storm();
+        exits += storm(&bin);
         rounds += 1;
         if dropping {
             break;
@@ -88,6 +99,7 @@ fn a_stuck_reader_loses_lines_not_events() {
         .map(|l| serde_json::from_str(&l.expect("read")).expect("JSON line"))
         .collect();
     assert!(tracer.wait().expect("wait").success());
+    let _ = std::fs::remove_file(&bin);
 
     let summary = lines.last().expect("output");
     assert_eq!(summary["event"], "summary");

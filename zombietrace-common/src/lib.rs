@@ -99,27 +99,27 @@ pub const PARENT_MAP_ENTRIES: u32 = 16_384;
 pub const WAIT_MAP_ENTRIES: u32 = 16_384;
 pub const RING_BUF_BYTES: u32 = 4 << 20;
 
+/// The first 16 bytes of every record: each starts with `ts_ns` (bpf_ktime_get_ns(),
+/// CLOCK_MONOTONIC) and `kind` (`kind::*`), then a `u32` of its own, so that its 8-byte fields
+/// stay aligned with no padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Header {
-    pub kind: u32,
-    pub cpu: u32,
-    /// bpf_ktime_get_ns(): CLOCK_MONOTONIC.
     pub ts_ns: u64,
+    pub kind: u32,
+    /// The record's own first field.
+    pub first: u32,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ZombieEvent {
-    pub header: Header,
+    pub ts_ns: u64,
+    pub kind: u32,
+    pub tgid: u32,
     /// Thread-group leader's start_time (CLOCK_MONOTONIC ns): with `tgid`, the identity.
     pub start_ns: u64,
-    /// Leader's start_boottime (CLOCK_BOOTTIME ns): what /proc/PID/stat reports in ticks.
-    pub start_boottime_ns: u64,
     pub parent_start_ns: u64,
-    pub tgid: u32,
-    /// The thread whose exit made the group reapable.
-    pub tid: u32,
     /// The parent notified (real parent's tgid at that moment).
     pub ppid: u32,
     /// The parent that forked it, if known (0 = unknown).
@@ -127,10 +127,9 @@ pub struct ZombieEvent {
     /// Wait status as wait(2) reports it (exit code << 8, or signal | 0x80 if core dumped).
     pub status: u32,
     pub flags: u32,
-    /// Level of the zombie's own pid namespace; `nspid[0..=level]` are its pids (0 = init ns).
-    pub ns_level: u32,
+    /// Its pid in each pid namespace from the initial one (level 0) down to its own; the
+    /// levels below its own are 0.
     pub nspid: [u32; MAX_NS_LEVELS],
-    pub parent_ns_level: u32,
     pub comm: [u8; TASK_COMM_LEN],
     pub parent_comm: [u8; TASK_COMM_LEN],
 }
@@ -138,15 +137,14 @@ pub struct ZombieEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReparentEvent {
-    pub header: Header,
-    pub new_parent_start_ns: u64,
+    pub ts_ns: u64,
+    pub kind: u32,
     /// The exiting old parent's tgid.
     pub old_ppid: u32,
     pub new_ppid: u32,
     /// The zombie's pid in the new parent's pid namespace (the only handle the kernel gives).
     pub ns_pid: u32,
     pub new_parent_ns_level: u32,
-    pub status: u32,
     pub flags: u32,
     pub new_parent_comm: [u8; TASK_COMM_LEN],
 }
@@ -154,9 +152,9 @@ pub struct ReparentEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitEvent {
-    pub header: Header,
+    pub ts_ns: u64,
+    pub kind: u32,
     pub reaper_tgid: u32,
-    pub reaper_tid: u32,
     /// The reaped child's pid in the caller's pid namespace.
     pub pid: u32,
     /// Level of the caller's pid namespace.
@@ -170,22 +168,39 @@ pub struct WaitEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FreeEvent {
-    pub header: Header,
-    pub start_ns: u64,
+    pub ts_ns: u64,
+    pub kind: u32,
     pub tgid: u32,
-    /// Wait status computed from the task (for exits that sent no signal).
-    pub status: u32,
+    pub start_ns: u64,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThreadExitEvent {
-    pub header: Header,
+    pub ts_ns: u64,
+    pub kind: u32,
     pub tgid: u32,
     pub tid: u32,
     pub status: u32,
-    pub _reserved: u32,
     pub comm: [u8; TASK_COMM_LEN],
+}
+
+/// `si_code` of a child-exit siginfo.
+pub mod cld {
+    pub const EXITED: i32 = 1;
+    pub const KILLED: i32 = 2;
+    pub const DUMPED: i32 = 3;
+}
+
+/// The wait status that a child-exit siginfo (`si_code`, `si_status`) describes: what
+/// wait(2) returns for the same exit.
+#[inline(always)]
+pub const fn siginfo_status(si_code: i32, si_status: u32) -> u32 {
+    match si_code {
+        cld::EXITED => (si_status & 0xff) << 8,
+        cld::DUMPED => (si_status & 0x7f) | 0x80,
+        _ => si_status & 0x7f,
+    }
 }
 
 /// Field offsets inside kernel structures, resolved from the running kernel's BTF at load time
@@ -201,7 +216,6 @@ pub struct Offsets {
     pub task_exit_signal: u32,
     pub task_comm: u32,
     pub task_start_time: u32,
-    pub task_start_boottime: u32,
     pub task_real_parent: u32,
     pub task_group_leader: u32,
     pub task_signal: u32,
@@ -266,12 +280,12 @@ pub struct WaitArgs {
 // No implicit padding anywhere: the sizes are exactly the sum of the fields.
 const _: () = {
     assert!(core::mem::size_of::<Header>() == 16);
-    assert!(core::mem::size_of::<ZombieEvent>() == 16 + 24 + 48 + 32);
-    assert!(core::mem::size_of::<ReparentEvent>() == 16 + 8 + 24 + 16);
-    assert!(core::mem::size_of::<WaitEvent>() == 16 + 24 + 16);
-    assert!(core::mem::size_of::<FreeEvent>() == 16 + 8 + 8);
-    assert!(core::mem::size_of::<ThreadExitEvent>() == 16 + 16 + 16);
-    assert!(core::mem::size_of::<Offsets>() == 30 * 4);
+    assert!(core::mem::size_of::<ZombieEvent>() == 12 + 4 + 16 + 16 + 16 + 32);
+    assert!(core::mem::size_of::<ReparentEvent>() == 12 + 20 + 16);
+    assert!(core::mem::size_of::<WaitEvent>() == 12 + 20 + 16);
+    assert!(core::mem::size_of::<FreeEvent>() == 12 + 4 + 8);
+    assert!(core::mem::size_of::<ThreadExitEvent>() == 12 + 12 + 16);
+    assert!(core::mem::size_of::<Offsets>() == 29 * 4);
     assert!(core::mem::size_of::<Settings>() == 16 + 16);
     assert!(core::mem::size_of::<WaitArgs>() == 24);
 };

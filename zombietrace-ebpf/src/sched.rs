@@ -8,7 +8,7 @@ use crate::{
     maps::{emit, finish},
     setting, slots,
     task::{SIGCHLD, Task},
-    zombie::{self, header, zombie_event},
+    zombie::{self, now, zombie_event},
 };
 
 /// Records each new process's first parent, so a later reap by someone else is `reparented`.
@@ -48,18 +48,22 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
     let (tid, tgid) = task.pid_tgid()?;
     if tid != tgid && setting!(flags) & setting::THREADS != 0 {
         emit(&ThreadExitEvent {
-            header: header(kind::THREAD_EXIT),
+            ts_ns: now(),
+            kind: kind::THREAD_EXIT,
             tgid,
             tid,
             status: task.exit_code()?,
-            _reserved: 0,
             comm: task.comm()?,
         });
     }
     if task.live_threads()? != 0 {
         return Ok(()); // other threads live on: not reapable yet
     }
-    let leader = task.group_leader()?;
+    let leader = if tid == tgid {
+        task
+    } else {
+        task.group_leader()?
+    };
     let parent = leader.real_parent()?;
     let exit_signal = leader.exit_signal()?;
     let disposition = parent.sigchld_disposition()?;
@@ -76,7 +80,7 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
         // With no exit signal the kernel releases it at once only if the parent ignores SIGCHLD.
         flags |= disposition & zflag::AUTOREAP_IGNORED;
     }
-    if let Some(event) = zombie_event(leader, (tid, tgid), parent, flags)? {
+    if let Some(event) = zombie_event(leader, tgid, parent, leader.wait_status()?, flags)? {
         zombie::send(&event);
     }
     Ok(())
@@ -100,10 +104,10 @@ fn try_sched_process_free(ctx: &RawTracePointContext) -> Result<(), i32> {
         return Ok(());
     }
     emit(&FreeEvent {
-        header: header(kind::FREE),
-        start_ns: task.start_ns()?,
+        ts_ns: now(),
+        kind: kind::FREE,
         tgid,
-        status: task.wait_status()?,
+        start_ns: task.start_ns()?,
     });
     Ok(())
 }

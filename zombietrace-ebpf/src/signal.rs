@@ -5,17 +5,13 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
-use zombietrace_common::{ReparentEvent, kind, zflag};
+use zombietrace_common::{ReparentEvent, cld, kind, siginfo_status, zflag};
 
 use crate::{
     maps::{emit, finish},
     task::{PF_EXITING, SIGCHLD, Task, read},
-    zombie::{self, header, zombie_event},
+    zombie::{self, now, zombie_event},
 };
-
-/// siginfo's si_code for a child that exited, was killed, or dumped core.
-const CLD_EXITED: i32 = 1;
-const CLD_DUMPED: i32 = 3;
 
 #[raw_tracepoint(tracepoint = "signal_generate")]
 pub fn signal_generate(ctx: RawTracePointContext) -> i32 {
@@ -37,7 +33,7 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
     // kernel_siginfo: si_signo @0, si_errno @4, si_code @8, then _sigchld {pid @16, uid @20,
     // status @24}: a fixed ABI layout.
     let si_code: i32 = read(info, 8)?;
-    if !(CLD_EXITED..=CLD_DUMPED).contains(&si_code) {
+    if !(cld::EXITED..=cld::DUMPED).contains(&si_code) {
         return Ok(());
     }
     let receiver = Task(ctx.arg::<*const u8>(2));
@@ -51,9 +47,18 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
         // other thread releasing itself after the leader).
         // `current` is the exiting thread: the helper gives its ids without a probe read.
         let pid_tgid = bpf_get_current_pid_tgid();
-        let ids = (pid_tgid as u32, (pid_tgid >> 32) as u32);
-        let leader = current.group_leader()?;
-        if let Some(event) = zombie_event(leader, ids, receiver, disposition)? {
+        let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+        let (leader, status) = if tid == tgid {
+            // The leader notifies its own exit: the siginfo carries its wait status.
+            let si_status: u32 = read(info, 24)?;
+            (current, siginfo_status(si_code, si_status))
+        } else {
+            // The last thread releases a leader that exited first: wait(2) reports the group's
+            // exit code, which the leader's own (in the siginfo) may not be.
+            let leader = current.group_leader()?;
+            (leader, leader.wait_status()?)
+        };
+        if let Some(event) = zombie_event(leader, tgid, receiver, status, disposition)? {
             zombie::send(&event);
         }
         return Ok(());
@@ -61,28 +66,16 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
     // An exiting parent (exit_state not yet set) re-notifying one of its zombie children to
     // the child's new parent (forget_original_parent → reparent_leader).
     let si_pid: u32 = read(info, 16)?;
-    let si_status: u32 = read(info, 24)?;
     let new_parent = receiver.group_leader()?;
     emit(&ReparentEvent {
-        header: header(kind::REPARENT),
-        new_parent_start_ns: new_parent.start_ns()?,
-        old_ppid: current.tgid()?,
+        ts_ns: now(),
+        kind: kind::REPARENT,
+        old_ppid: (bpf_get_current_pid_tgid() >> 32) as u32,
         new_ppid: receiver.tgid()?,
         ns_pid: si_pid,
         new_parent_ns_level: receiver.ns_level()?,
-        status: siginfo_status(si_code, si_status),
         flags: disposition,
         new_parent_comm: new_parent.comm()?,
     });
     Ok(())
-}
-
-/// The wait status that a child-exit siginfo describes.
-#[inline(always)]
-pub fn siginfo_status(si_code: i32, si_status: u32) -> u32 {
-    match si_code {
-        CLD_EXITED => (si_status & 0xff) << 8,
-        CLD_DUMPED => (si_status & 0x7f) | 0x80,
-        _ => si_status & 0x7f,
-    }
 }

@@ -78,17 +78,6 @@ impl Task {
         read(self.0, off!(task_start_time))
     }
 
-    /// `(start_time, start_boottime)`: one read where they sit side by side.
-    #[inline(always)]
-    pub fn start_times(self) -> Result<(u64, u64), i32> {
-        if off!(task_start_boottime) == off!(task_start_time) + 8 {
-            let both: [u64; 2] = read(self.0, off!(task_start_time))?;
-            Ok((both[0], both[1]))
-        } else {
-            Ok((self.start_ns()?, read(self.0, off!(task_start_boottime))?))
-        }
-    }
-
     #[inline(always)]
     pub fn real_parent(self) -> Result<Task, i32> {
         read::<*const u8>(self.0, off!(task_real_parent)).map(Task)
@@ -156,9 +145,10 @@ impl Task {
     }
 
     /// The pid of this thread-group leader at each namespace level `0..=level` (up to
-    /// `MAX_NS_LEVELS`). Level 0 is its global pid, `tgid`, which the caller knows: not read.
+    /// `MAX_NS_LEVELS`; deeper levels stay 0). Level 0 is its global pid, `tgid`, which the
+    /// caller knows: not read.
     #[inline(always)]
-    pub fn ns_pids(self, tgid: u32) -> Result<(u32, [u32; MAX_NS_LEVELS]), i32> {
+    pub fn ns_pids(self, tgid: u32) -> Result<[u32; MAX_NS_LEVELS], i32> {
         let pid: *const u8 = read(self.0, off!(task_thread_pid))?;
         let level: u32 = read(pid, off!(pid_level))?;
         let mut nrs = [0u32; MAX_NS_LEVELS];
@@ -172,6 +162,6 @@ impl Task {
             }
             *slot = read(numbers.wrapping_add(i * stride), nr)?;
         }
-        Ok((level, nrs))
+        Ok(nrs)
     }
 }

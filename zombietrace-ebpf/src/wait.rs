@@ -9,15 +9,15 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use aya_log_ebpf::warn;
-use zombietrace_common::{STATUS_UNKNOWN, WaitArgs, WaitEvent, call, counter, kind, slot};
+use zombietrace_common::{
+    STATUS_UNKNOWN, WaitArgs, WaitEvent, call, counter, kind, siginfo_status, slot,
+};
 
 use crate::{
     maps::{WAIT_ARGS, count, emit, finish},
-    off,
-    signal::siginfo_status,
-    slots,
+    off, slots,
     task::Task,
-    zombie::header,
+    zombie::now,
 };
 
 const WNOWAIT: u32 = 0x0100_0000;
@@ -139,16 +139,22 @@ fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
             return Ok(());
         }
     }
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    // The process's name, not the reaping thread's.
+    let leader = if tid == tgid {
+        current
+    } else {
+        current.group_leader()?
+    };
     let sent = emit(&WaitEvent {
-        header: header(kind::WAIT),
-        reaper_tgid: (pid_tgid >> 32) as u32,
-        reaper_tid: pid_tgid as u32,
+        ts_ns: now(),
+        kind: kind::WAIT,
+        reaper_tgid: tgid,
         pid,
         ns_level,
         call,
         status,
-        // The process's name, not the reaping thread's.
-        comm: current.group_leader()?.comm()?,
+        comm: leader.comm()?,
     });
     if sent && global {
         slots::mark(pid, slot::WAIT_SEEN);

@@ -1,28 +1,26 @@
 //! Building a `ZombieEvent` (shared by the notification and the silent-exit paths) and the
 //! in-kernel filters.
 
-use aya_ebpf::helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns};
-use zombietrace_common::{Header, TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
+use zombietrace_common::{TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
 
 use crate::{maps::emit, setting, slots, task::Task};
 
+/// A record's timestamp: CLOCK_MONOTONIC.
 #[inline(always)]
-pub fn header(kind: u32) -> Header {
-    Header {
-        kind,
-        cpu: unsafe { bpf_get_smp_processor_id() },
-        ts_ns: unsafe { bpf_ktime_get_ns() },
-    }
+pub fn now() -> u64 {
+    unsafe { bpf_ktime_get_ns() }
 }
 
-/// The zombie event for thread group `tgid` led by `leader`, made reapable by thread `tid`,
-/// whose exit goes to `parent`; `None` when the command-line filters exclude it (then its wait
-/// and free are not sent either).
+/// The zombie event for thread group `tgid` led by `leader`, whose exit goes to `parent`, with
+/// wait status `status`; `None` when the command-line filters exclude it (then its wait and
+/// free are not sent either).
 #[inline(always)]
 pub fn zombie_event(
     leader: Task,
-    (tid, tgid): (u32, u32),
+    tgid: u32,
     parent: Task,
+    status: u32,
     flags: u32,
 ) -> Result<Option<ZombieEvent>, i32> {
     let ppid = parent.tgid()?;
@@ -34,24 +32,17 @@ pub fn zombie_event(
         slots::mark(tgid, slot::FILTERED);
         return Ok(None);
     }
-    let (ns_level, nspid) = leader.ns_pids(tgid)?;
-    let (start_ns, start_boottime_ns) = leader.start_times()?;
     Ok(Some(ZombieEvent {
-        header: header(kind::ZOMBIE),
-        start_ns,
-        start_boottime_ns,
-        parent_start_ns: parent_leader.start_ns()?,
+        ts_ns: now(),
+        kind: kind::ZOMBIE,
         tgid,
-        tid,
+        start_ns: leader.start_ns()?,
+        parent_start_ns: parent_leader.start_ns()?,
         ppid,
         orig_ppid,
-        status: leader.wait_status()?,
+        status,
         flags,
-        ns_level,
-        nspid,
-        // A parent (or tracer) sees its child's pid, so its namespace is the child's or an
-        // ancestor of it: a child in the initial namespace has its parent there too.
-        parent_ns_level: if ns_level == 0 { 0 } else { parent.ns_level()? },
+        nspid: leader.ns_pids(tgid)?,
         comm,
         parent_comm,
     }))

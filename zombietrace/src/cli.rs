@@ -43,7 +43,7 @@ pub enum Command {
     Spawn(crate::spawn::SpawnArgs),
     /// Today's zombies and their parents, with why each parent is not reaping (no root needed
     /// where procfs allows).
-    Ps(crate::diagnose::PsArgs),
+    Ps(crate::ps::PsArgs),
     /// Trace for a while, then print parents ranked by how badly they leak zombies, with
     /// reap-time percentiles and histograms, and why the worst are not reaping (needs root).
     Report(ReportArgs),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zombietrace_common::{Settings, TASK_COMM_LEN, setting};
 
-use crate::{cli::TraceArgs, filter::Filter};
+use crate::{cli::TraceArgs, pipeline::filter::Filter};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -53,6 +53,17 @@ impl Config {
         }
     }
 
+    /// What the event pipeline needs to know.
+    pub fn pipeline_settings(&self) -> crate::pipeline::Settings {
+        crate::pipeline::Settings {
+            filter: self.filter.clone(),
+            leak_after_ns: self.leak_after_ns,
+            // `report` is all summary: it ranks more parents.
+            summary_parents: if self.report { 50 } else { 10 },
+        }
+    }
+
+    /// What the kernel programs get.
     pub fn settings(&self) -> Settings {
         let mut settings = Settings {
             filter_pid: self.filter.pid.unwrap_or(0),

@@ -1,25 +1,7 @@
-mod cli;
-mod clock;
-mod config;
-mod decode;
-mod diagnose;
-mod duration;
-mod filter;
-mod histogram;
-mod kernel;
-mod model;
-mod output;
-mod parents;
-mod procscan;
-mod record;
-mod spawn;
-mod summary;
-mod trace;
-mod tracker;
-
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use zombietrace::{cli, config::Config, ps, spawn, trace};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -40,10 +22,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         // The spawner forks: it runs before (and without) any async runtime or threads.
         Some(cli::Command::Spawn(args)) => spawn::run(args),
-        Some(cli::Command::Ps(args)) => diagnose::ps(args),
-        Some(cli::Command::Report(args)) => {
-            trace::run(config::Config::report(args.trace, args.for_))
-        }
-        None => trace::run(config::Config::live(cli.trace, cli.duration)),
+        Some(cli::Command::Ps(args)) => ps::run(args),
+        Some(cli::Command::Report(args)) => trace::run(Config::report(args.trace, args.for_)),
+        None => trace::run(Config::live(cli.trace, cli.duration)),
     }
 }

@@ -1,12 +1,16 @@
 //! The facts about one (parent) process that explain why it is or is not reaping.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::procinfo::{self, Stat, Status, Users};
 use super::sigchld::{self, Sigchld};
+use super::users::Users;
+use crate::{
+    clock::boottime_ns,
+    sys::proc::{self, ProcError, Stat, Status},
+};
 
 /// What procfs says about a process, for judging why it does not reap its children.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub pid: u32,
     pub comm: String,
@@ -47,28 +51,20 @@ pub struct Facts {
     pub login_user: Option<String>,
 }
 
-/// What procfs says about `pid` now. Fails with "process N is gone" when it has exited.
-pub fn diagnose(pid: u32) -> anyhow::Result<Diagnosis> {
-    Ok(facts(pid, &Users::load(), procinfo::boottime_ns())?.diagnosis)
+/// What procfs says about `pid` now. Fails with [`ProcError::Gone`] when it has exited.
+pub fn diagnose(pid: u32) -> Result<Diagnosis, ProcError> {
+    Ok(facts(pid, &Users::load(), boottime_ns())?.diagnosis)
 }
 
 /// Reads every fact about `pid`. Only stat and status are required: the rest (wchan,
 /// cmdline, cgroup, other threads) is what procfs may hide or lose, and shows as unknown.
-pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> anyhow::Result<Facts> {
-    let stat = procinfo::parse_stat(&procinfo::read(pid, "stat")?)?;
-    let status = procinfo::parse_status(&procinfo::read(pid, "status")?)?;
-    let wchan = procinfo::read(pid, "wchan")
-        .ok()
-        .and_then(|t| procinfo::parse_wchan(&t));
-    let cmdline = procinfo::read_bytes(pid, "cmdline")
-        .map(|raw| procinfo::parse_cmdline(&raw))
-        .unwrap_or_default();
-    let cgroup = procinfo::read(pid, "cgroup")
-        .ok()
-        .and_then(|t| procinfo::parse_cgroup(&t));
-    let loginuid = procinfo::read(pid, "loginuid")
-        .ok()
-        .and_then(|t| procinfo::parse_loginuid(&t));
+pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> Result<Facts, ProcError> {
+    let stat = proc::stat(pid)?;
+    let status = proc::status(pid, None)?;
+    let wchan = proc::wchan(pid);
+    let cmdline = proc::cmdline(pid).unwrap_or_default();
+    let cgroup = proc::cgroup(pid);
+    let loginuid = proc::loginuid(pid);
     let blocked_threads = blocked_threads(pid, &status);
     Ok(assemble(
         &stat,
@@ -110,7 +106,7 @@ pub fn assemble(
     let state_text = if status.state == state && !status.state_text.is_empty() {
         status.state_text.clone()
     } else {
-        procinfo::state_text(state).to_string()
+        proc::state_text(state).to_string()
     };
     let diagnosis = Diagnosis {
         pid: stat.pid,
@@ -120,7 +116,7 @@ pub fn assemble(
         state_text,
         wchan: extra.wchan,
         threads: status.threads,
-        age_ns: procinfo::age_ns(stat.start_ticks, now_boottime_ns),
+        age_ns: proc::age_ns(stat.start_ticks, now_boottime_ns),
         sigchld: sigchld::disposition(status.sigign, status.sigcgt),
         sigchld_blocked: extra.blocked_threads > 0 || sigchld::blocked(status.sigblk),
         traced: state == 't' || status.tracer_pid != 0,
@@ -149,19 +145,10 @@ pub fn assemble(
 /// read, the main thread's mask stands for all.
 fn blocked_threads(pid: u32, main: &Status) -> u32 {
     let main_only = sigchld::blocked(main.sigblk) as u32;
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return main_only;
-    };
-    let mut count = 0;
-    for task in tasks.flatten() {
-        let path = task.path().join("status");
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(st) = procinfo::parse_status(&text)
-            && sigchld::blocked(st.sigblk)
-        {
-            count += 1;
-        }
-    }
+    let count = proc::tasks(pid)
+        .into_iter()
+        .filter(|&tid| proc::status(pid, Some(tid)).is_ok_and(|st| sigchld::blocked(st.sigblk)))
+        .count() as u32;
     count.max(main_only)
 }
 
@@ -192,7 +179,7 @@ mod tests {
             sigcgt: 0x10000,
             ..Status::default()
         };
-        let users = Users::parse("root:x:0:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n");
+        let users = Users::parse(b"root:x:0:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n");
         let f = assemble(
             &stat('S'),
             &status,
@@ -262,11 +249,10 @@ mod tests {
         let d = diagnose(me).unwrap();
         assert_eq!(d.pid, me);
         assert!(d.threads >= 1);
+        let gone = diagnose(u32::MAX - 1).unwrap_err();
         assert!(
-            diagnose(u32::MAX - 1)
-                .unwrap_err()
-                .to_string()
-                .contains("is gone")
+            gone.is_gone() && gone.to_string().contains("is gone"),
+            "{gone}"
         );
     }
 }

@@ -15,7 +15,10 @@
 
 use std::collections::HashMap;
 
-use super::procinfo::monotonic_ns;
+use crate::{
+    clock::monotonic_ns,
+    sys::proc::{self, limit},
+};
 
 /// `se.exec_start` of /proc/<pid>/sched (`ms.nnnnnn`) in ns.
 pub fn parse_exec_start(sched: &str) -> Option<u64> {
@@ -30,8 +33,8 @@ pub fn parse_exec_start(sched: &str) -> Option<u64> {
 }
 
 pub fn exec_start(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/sched")).ok()?;
-    parse_exec_start(&text).filter(|&ns| ns > 0)
+    let raw = proc::read(pid, None, "sched", limit::SCHED).ok()?;
+    parse_exec_start(&String::from_utf8_lossy(&raw)).filter(|&ns| ns > 0)
 }
 
 /// Per CPU: CLOCK_MONOTONIC minus that CPU's scheduler task clock.
@@ -98,9 +101,6 @@ fn measure(cpu: u32) -> Option<i128> {
         let now = monotonic_ns();
         let start = parse_exec_start(&text)?;
         let offset = now as i128 - start as i128;
-        if std::env::var_os("ZT_DEBUG").is_some() {
-            eprintln!("cpu {cpu} now {now} start {start} offset {offset}");
-        }
         best = Some(best.map_or(offset, |b: i128| b.min(offset)));
     }
     best
@@ -141,8 +141,7 @@ mod tests {
             unsafe { libc::_exit(0) };
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let stat = super::super::procinfo::read(pid as u32, "stat").unwrap();
-        let stat = super::super::procinfo::parse_stat(&stat).unwrap();
+        let stat = proc::stat(pid as u32).unwrap();
         let start = exec_start(pid as u32);
         let clock = SchedClock::calibrate(stat.processor);
         let age = start.and_then(|s| clock.ago_ns(stat.processor.unwrap(), s, monotonic_ns()));

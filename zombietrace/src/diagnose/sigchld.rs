@@ -1,11 +1,10 @@
 //! SIGCHLD's disposition and mask from the hex signal sets of /proc/<pid>/status
 //! (`SigBlk`, `SigIgn`, `SigCgt`): signal N is bit N−1, so SIGCHLD (17) is bit 16.
 
-use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a process does with SIGCHLD.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sigchld {
     /// SIG_DFL: nothing happens on a child's exit; the children stay zombies until waited for.
@@ -28,14 +27,6 @@ impl Sigchld {
 
 /// SIGCHLD's bit in a procfs signal set.
 pub const SIGCHLD_BIT: u64 = 1 << (libc::SIGCHLD - 1);
-
-/// Parses a procfs signal set (`SigBlk:\t0000000000010000` → the hex part).
-pub fn parse_mask(hex: &str) -> anyhow::Result<u64> {
-    let hex = hex.trim();
-    // Wider sets (more than 64 signals, on some architectures) list the high words first.
-    let low = &hex[hex.len().saturating_sub(16)..];
-    u64::from_str_radix(low, 16).with_context(|| format!("not a signal set: `{hex}`"))
-}
 
 /// SIGCHLD's disposition from `SigIgn` and `SigCgt`. A handler wins over SIG_IGN (procfs never
 /// shows both, but a handler is what runs).
@@ -61,19 +52,6 @@ mod tests {
     #[test]
     fn sigchld_is_bit_16() {
         assert_eq!(SIGCHLD_BIT, 0x10000);
-    }
-
-    #[test]
-    fn parses_masks() {
-        assert_eq!(parse_mask("0000000000010000").unwrap(), 0x10000);
-        assert_eq!(parse_mask(" 0000000001001000\n").unwrap(), 0x1001000);
-        // 128-bit sets: the low word is last.
-        assert_eq!(
-            parse_mask("00000000000000000000000000010000").unwrap(),
-            0x10000
-        );
-        assert!(parse_mask("zz").is_err());
-        assert!(parse_mask("").is_err());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct Probes {
 }
 
 /// Kernel-side counters, summed over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
     pub lost: u64,
     pub parent_map_full: u64,
@@ -50,10 +50,7 @@ fn task_slots() -> u32 {
     {
         return n.clamp(1, TASK_SLOTS_MAX);
     }
-    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or(TASK_SLOTS_MAX);
+    let pid_max = crate::sys::proc::pid_max().unwrap_or(TASK_SLOTS_MAX);
     pid_max.clamp(1024, TASK_SLOTS_MAX)
 }
 

@@ -14,12 +14,6 @@ pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
         bail!("the kernel's BTF describes no task_struct (is it a vmlinux BTF?)");
     }
     let task = |member: &str| field(btf, "task_struct", member);
-    // start_boottime is 5.5+ (older kernels call it real_start_time).
-    let start_boottime = if btf.has_member("task_struct", "start_boottime") {
-        task("start_boottime")?
-    } else {
-        task("real_start_time")?
-    };
     let sa = btf.member("k_sigaction", "sa")?.offset;
     let upid_size = btf.struct_size("upid")?;
     let mut offsets = Offsets {
@@ -31,7 +25,6 @@ pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
         task_exit_signal: sized(btf, "task_struct", "exit_signal", 4)?,
         task_comm: sized(btf, "task_struct", "comm", 16)?,
         task_start_time: sized(btf, "task_struct", "start_time", 8)?,
-        task_start_boottime: start_boottime,
         task_real_parent: task("real_parent")?,
         task_group_leader: task("group_leader")?,
         task_signal: task("signal")?,

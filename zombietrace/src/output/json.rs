@@ -3,25 +3,16 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::Output;
-use crate::{
-    diagnose::{Diagnosis, Sigchld},
-    record::{Reap, Record, Since, Zombie},
-    summary::{Latency, ParentSummary, Summary},
+use super::Format;
+use crate::pipeline::{
+    event::{Event, Reap, ReapCall, Since, Zombie},
+    summary::Summary,
 };
 
 #[derive(Default)]
 pub struct Json;
-
-fn since(since: Since) -> &'static str {
-    match since {
-        Since::Notified => "notified",
-        Since::ExitStart => "exit_start",
-        Since::TracingStart => "tracing_start",
-    }
-}
 
 /// A `zombie` line. Serialized straight from borrowed fields (no intermediate map: these are
 /// the lines written at the machine's exit rate); fields in alphabetical order, as the other
@@ -37,7 +28,7 @@ struct ZombieLine<'a> {
     pid: u32,
     ppid: u32,
     signal: Option<i32>,
-    since: &'static str,
+    since: Since,
     start_ns: Option<u64>,
     ts_ns: u64,
 }
@@ -46,7 +37,7 @@ struct ZombieLine<'a> {
 #[derive(Serialize)]
 struct ReapLine<'a> {
     approx: bool,
-    call: Option<&'static str>,
+    call: Option<ReapCall>,
     comm: &'a str,
     core_dumped: bool,
     event: &'static str,
@@ -55,12 +46,12 @@ struct ReapLine<'a> {
     parent_comm: &'a str,
     pid: u32,
     ppid: u32,
-    reap: &'static str,
+    reap: crate::pipeline::event::ReapKind,
     reaper_comm: &'a str,
     reaper_pid: u32,
-    reaper_role: Option<&'static str>,
+    reaper_role: Option<crate::pipeline::event::ReaperRole>,
     signal: Option<i32>,
-    since: &'static str,
+    since: Since,
     start_ns: Option<u64>,
     ts_ns: u64,
     zombie_ns: u64,
@@ -81,7 +72,7 @@ impl<'a> ZombieLine<'a> {
             pid: z.pid,
             ppid: z.ppid,
             signal: z.status.signal().filter(|_| known),
-            since: since(z.since),
+            since: z.since,
             start_ns: z.start_ns,
             ts_ns: z.ts_ns,
         }
@@ -102,10 +93,10 @@ impl<'a> ReapLine<'a> {
             parent_comm: z.parent_comm,
             pid: z.pid,
             ppid: z.ppid,
-            reap: r.kind.name(),
+            reap: r.kind,
             reaper_comm: &r.reaper_comm,
             reaper_pid: r.reaper_pid,
-            reaper_role: r.reaper_role.map(|x| x.name()),
+            reaper_role: r.reaper_role,
             signal: z.signal,
             since: z.since,
             start_ns: z.start_ns,
@@ -116,128 +107,67 @@ impl<'a> ReapLine<'a> {
     }
 }
 
+/// The serde form of a zombie is its JSON line.
+impl Serialize for Zombie {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ZombieLine::of(self).serialize(s)
+    }
+}
+
+/// The serde form of a reap is its JSON line.
+impl Serialize for Reap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ReapLine::of(self).serialize(s)
+    }
+}
+
 fn write_line(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
 
-fn line(out: &mut dyn Write, value: &Value) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value)?;
-    out.write_all(b"\n")
+/// A line for a value with its own serde form, tagged with its `event` name; keys in
+/// alphabetical order, as every object comes out.
+fn tagged(out: &mut dyn Write, event: &str, value: &impl Serialize) -> io::Result<()> {
+    let mut value = serde_json::to_value(value)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("event".into(), Value::from(event));
+    }
+    write_line(out, &value)
 }
 
-impl Output for Json {
-    fn record(&mut self, out: &mut dyn Write, record: &Record) -> io::Result<()> {
-        let value = match record {
-            Record::Zombie(z) => return write_line(out, &ZombieLine::of(z)),
-            Record::Reap(r) => return write_line(out, &ReapLine::of(r)),
-            Record::Leak(l) => json!({
-                "event": "leak",
-                "ts_ns": l.ts_ns,
-                "pid": l.pid,
-                "comm": l.comm,
-                "reason": l.reason.name(),
-                "outstanding": l.outstanding,
-                "oldest_age_ns": l.oldest_age_ns,
-                "oldest": l.oldest.iter().map(|(pid, comm, age)| json!({"pid": pid, "comm": comm, "age_ns": age})).collect::<Vec<_>>(),
-                "rate_per_min": l.rate_per_min,
-                "diagnosis": l.diagnosis.as_ref().map(diagnosis),
-                "verdict": l.verdict,
-            }),
-            Record::LeakEnd(e) => json!({
-                "event": "leak_end",
-                "ts_ns": e.ts_ns,
-                "pid": e.pid,
-                "comm": e.comm,
-                "outstanding": e.outstanding,
-                "leaked_for_ns": e.leaked_for_ns,
-                "exited": e.exited,
-            }),
-            Record::Lost { count, total } => json!({
-                "event": "lost",
-                "ts_ns": crate::clock::monotonic_ns(),
-                "count": count,
-                "total": total,
-            }),
-            Record::Dropped { count, total } => json!({
-                "event": "dropped",
-                "ts_ns": crate::clock::monotonic_ns(),
-                "count": count,
-                "total": total,
-            }),
-        };
-        line(out, &value)
+#[derive(Serialize)]
+struct Count {
+    ts_ns: u64,
+    count: u64,
+    total: u64,
+}
+
+impl Format for Json {
+    fn event(&mut self, out: &mut dyn Write, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Zombie(z) => write_line(out, z),
+            Event::Reap(r) => write_line(out, r),
+            Event::Leak(l) => tagged(out, "leak", l),
+            Event::LeakEnd(e) => tagged(out, "leak_end", e),
+            Event::Lost(l) => tagged(out, "lost", l),
+        }
+    }
+
+    fn dropped(&mut self, out: &mut dyn Write, count: u64, total: u64) -> io::Result<()> {
+        let ts_ns = crate::clock::monotonic_ns();
+        tagged(
+            out,
+            "dropped",
+            &Count {
+                ts_ns,
+                count,
+                total,
+            },
+        )
     }
 
     fn summary(&mut self, out: &mut dyn Write, s: &Summary) -> io::Result<()> {
-        let reaps: Map<String, Value> = s
-            .reaps
-            .iter()
-            .map(|(k, v)| (k.name().to_string(), json!(v)))
-            .collect();
-        let outstanding: Vec<Value> = s
-            .outstanding
-            .iter()
-            .map(|z| {
-                json!({
-                    "pid": z.pid, "ppid": z.ppid, "comm": z.comm, "parent_comm": z.parent_comm,
-                    "age_ns": z.age_ns, "at_least": z.at_least,
-                })
-            })
-            .collect();
-        let parents: Vec<Value> = s.parents.iter().map(parent).collect();
-        let value = json!({
-            "event": "summary",
-            "parents": parents,
-            "latency": latency(&s.latency),
-            "ts_ns": s.ts_ns,
-            "duration_ns": s.duration_ns,
-            "events": s.events,
-            "zombies": s.zombies,
-            "reaped": s.reaped(),
-            "reaps": reaps,
-            "outstanding": outstanding,
-            "lost": s.counters.lost,
-            "parent_map_full": s.counters.parent_map_full,
-            "wait_map_full": s.counters.wait_map_full,
-            "read_failed": s.counters.read_failed,
-            "unmatched_waits": s.unmatched_waits,
-            "vanished": s.vanished,
-            "decode_errors": s.decode_errors,
-            "lines_dropped": s.lines_dropped,
-        });
-        line(out, &value)
+        tagged(out, "summary", s)
     }
-}
-
-fn latency(l: &Latency) -> Value {
-    json!({
-        "count": l.count, "p50_ns": l.p50, "p90_ns": l.p90, "p99_ns": l.p99, "max_ns": l.max,
-        "log2_ns": l.log2.iter().map(|(low, high, n)| json!({"low": low, "high": high, "count": n})).collect::<Vec<_>>(),
-    })
-}
-
-fn parent(p: &ParentSummary) -> Value {
-    let reaps: Map<String, Value> = p
-        .reaps
-        .iter()
-        .map(|(k, v)| (k.name().to_string(), json!(v)))
-        .collect();
-    json!({
-        "pid": p.pid, "comm": p.comm, "outstanding": p.outstanding, "oldest_age_ns": p.oldest_age_ns,
-        "zombies": p.zombies, "reaped": p.reaped, "reaps": reaps, "latency": latency(&p.latency),
-        "leaking": p.leaking, "leaks": p.leaks, "rate_per_min": p.rate_per_min, "exited": p.exited,
-        "verdict": p.verdict,
-    })
-}
-
-fn diagnosis(d: &Diagnosis) -> Value {
-    json!({
-        "pid": d.pid, "comm": d.comm, "cmdline": d.cmdline, "user": d.user,
-        "state": d.state.to_string(), "state_text": d.state_text, "wchan": d.wchan,
-        "threads": d.threads, "age_ns": d.age_ns,
-        "sigchld": match d.sigchld { Sigchld::Default => "default", Sigchld::Caught => "caught", Sigchld::Ignored => "ignored" },
-        "sigchld_blocked": d.sigchld_blocked, "traced": d.traced, "cgroup": d.cgroup,
-        "ns_init": d.ns_init, "nspid": d.nspid,
-    })
 }

@@ -2,12 +2,14 @@
 
 use std::io::{self, Write};
 
-use super::Output;
+use super::Format;
 use crate::{
     clock::WallClock,
     duration::format_ns,
-    record::{Reap, ReapKind, Record, Since, Zombie},
-    summary::Summary,
+    pipeline::{
+        event::{Event, LeakReason, Reap, ReapCall, ReapKind, Since, Zombie},
+        summary::{Latency, Summary},
+    },
 };
 
 pub struct Text {
@@ -57,12 +59,12 @@ fn nspid_note(zombie: &Zombie) -> String {
 
 pub fn how(reap: &Reap) -> String {
     let mut how = match (reap.kind, reap.call) {
-        (ReapKind::Waitid, Some("waitid_pidfd")) => "waitid (pidfd)".to_string(),
+        (ReapKind::Waitid, Some(ReapCall::WaitidPidfd)) => "waitid (pidfd)".to_string(),
         (ReapKind::Autoreap, _) => "autoreap (parent ignores SIGCHLD)".to_string(),
         (ReapKind::Reparented, call) => {
             let role = reap.reaper_role.map(|r| r.name()).unwrap_or("new parent");
             match call {
-                Some(call) => format!("reparented: {role}, {call}"),
+                Some(call) => format!("reparented: {role}, {}", call.name()),
                 None => format!("reparented: {role}"),
             }
         }
@@ -75,11 +77,11 @@ pub fn how(reap: &Reap) -> String {
     how
 }
 
-impl Output for Text {
-    fn record(&mut self, out: &mut dyn Write, record: &Record) -> io::Result<()> {
+impl Format for Text {
+    fn event(&mut self, out: &mut dyn Write, event: &Event) -> io::Result<()> {
         self.header(out)?;
-        match record {
-            Record::Zombie(z) => {
+        match event {
+            Event::Zombie(z) => {
                 let zombie_col = match z.since {
                     Since::TracingStart => "existing",
                     Since::ExitStart => "~",
@@ -99,7 +101,7 @@ impl Output for Text {
                 );
                 writeln!(out, "{}", line.trim_end())
             }
-            Record::Reap(r) => {
+            Event::Reap(r) => {
                 let mut dur = format_ns(r.zombie_ns);
                 if r.zombie.since == Since::TracingStart {
                     dur = format!(">{dur}");
@@ -121,9 +123,8 @@ impl Output for Text {
                     nspid_note(&r.zombie),
                 )
             }
-            Record::Leak(l) => {
-                let oldest: Vec<String> =
-                    l.oldest.iter().map(|(pid, _, _)| pid.to_string()).collect();
+            Event::Leak(l) => {
+                let oldest: Vec<String> = l.oldest.iter().map(|o| o.pid.to_string()).collect();
                 writeln!(
                     out,
                     "{:<12} {:<6} {:>7} {:>7} {:<15} {} zombies, oldest {}, {:.1}/min ({}; oldest: {})",
@@ -136,8 +137,8 @@ impl Output for Text {
                     format_ns(l.oldest_age_ns),
                     l.rate_per_min,
                     match l.reason {
-                        crate::record::LeakReason::Old => "holds an old zombie",
-                        crate::record::LeakReason::Growing => "backlog growing",
+                        LeakReason::Old => "holds an old zombie",
+                        LeakReason::Growing => "backlog growing",
                     },
                     oldest.join(" "),
                 )?;
@@ -146,7 +147,7 @@ impl Output for Text {
                 }
                 Ok(())
             }
-            Record::LeakEnd(e) => writeln!(
+            Event::LeakEnd(e) => writeln!(
                 out,
                 "{:<12} {:<6} {:>7} {:>7} {:<15} {} after {}, {} zombies left",
                 self.clock.time_of_day(e.ts_ns),
@@ -158,20 +159,26 @@ impl Output for Text {
                 format_ns(e.leaked_for_ns),
                 e.outstanding,
             ),
-            Record::Lost { count, total } => writeln!(
+            Event::Lost(l) => writeln!(
                 out,
-                "{:<12} {:<6} {count} events lost (ring buffer full; {total} in all)",
-                self.clock.time_of_day(crate::clock::monotonic_ns()),
+                "{:<12} {:<6} {} events lost (ring buffer full; {} in all)",
+                self.clock.time_of_day(l.ts_ns),
                 "lost",
-            ),
-            Record::Dropped { count, total } => writeln!(
-                out,
-                "{:<12} {:<6} {count} lines dropped: stdout is not keeping up ({total} in all; \
-                 the summary still counts their events)",
-                self.clock.time_of_day(crate::clock::monotonic_ns()),
-                "drop",
+                l.count,
+                l.total,
             ),
         }
+    }
+
+    fn dropped(&mut self, out: &mut dyn Write, count: u64, total: u64) -> io::Result<()> {
+        self.header(out)?;
+        writeln!(
+            out,
+            "{:<12} {:<6} {count} lines dropped: stdout is not keeping up ({total} in all; \
+             the summary still counts their events)",
+            self.clock.time_of_day(crate::clock::monotonic_ns()),
+            "drop",
+        )
     }
 
     fn summary(&mut self, out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -179,10 +186,10 @@ impl Output for Text {
         writeln!(
             out,
             "Summary: {} events in {}; {} zombies, {} reaped",
-            s.events,
+            s.counts.events,
             format_ns(s.duration_ns),
             s.zombies,
-            s.reaped()
+            s.reaped
         )?;
         let kinds: Vec<String> = ReapKind::ALL
             .iter()
@@ -209,11 +216,11 @@ impl Output for Text {
                 s.counters.parent_map_full, s.counters.wait_map_full, s.counters.read_failed
             )?;
         }
-        if s.lines_dropped > 0 {
+        if s.counts.lines_dropped > 0 {
             writeln!(
                 out,
                 "  output lines dropped: {} (stdout did not keep up; the counts here include them)",
-                s.lines_dropped
+                s.counts.lines_dropped
             )?;
         }
         if s.vanished > 0 {
@@ -300,7 +307,7 @@ fn parents(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
 }
 
 /// bcc-style log2 histogram of zombie times.
-fn histogram(out: &mut dyn Write, latency: &crate::summary::Latency) -> io::Result<()> {
+fn histogram(out: &mut dyn Write, latency: &Latency) -> io::Result<()> {
     if latency.count == 0 {
         return Ok(());
     }
@@ -313,13 +320,20 @@ fn histogram(out: &mut dyn Write, latency: &crate::summary::Latency) -> io::Resu
         format_ns(latency.max),
         latency.count
     )?;
-    let top = latency.log2.iter().map(|b| b.2).max().unwrap_or(1).max(1);
+    let top = latency
+        .log2
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(1)
+        .max(1);
     writeln!(
         out,
         "    {:>21} : {:<8} distribution",
         "zombie time", "count"
     )?;
-    for &(low, high, n) in &latency.log2 {
+    for b in &latency.log2 {
+        let (low, high, n) = (b.low, b.high, b.count);
         let stars = (n * 40).div_ceil(top) as usize;
         writeln!(
             out,

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::fate::{Fate, parse_signal};
+use super::fate::Fate;
 use crate::duration::{format_ns, parse_duration};
+use crate::sys::signal::parse_fatal as parse_signal;
 
 #[derive(Debug, Subcommand)]
 pub enum Scenario {

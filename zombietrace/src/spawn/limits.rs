@@ -79,11 +79,7 @@ fn check_pid_room(needed: u64) -> anyhow::Result<()> {
 }
 
 fn pid_max() -> Option<u64> {
-    std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    crate::sys::proc::pid_max().map(u64::from)
 }
 
 /// Threads that exist now (`/proc/loadavg`'s "running/total").

@@ -8,6 +8,8 @@ use std::ptr;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use crate::sys::{proc, wait_status::WaitStatus};
+
 pub type Pid = libc::pid_t;
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of the kernel's `bpf_ktime_get_ns`.
@@ -139,55 +141,29 @@ pub struct Status {
 impl Status {
     /// From a wait4-style status word (also the format of `/proc/<pid>/stat` field 52).
     pub fn from_wait(status: libc::c_int) -> Self {
-        if libc::WIFEXITED(status) {
-            Status {
-                exit_code: Some(libc::WEXITSTATUS(status)),
-                ..Status::default()
-            }
-        } else if libc::WIFSIGNALED(status) {
-            Status {
-                exit_code: None,
-                signal: Some(libc::WTERMSIG(status)),
-                core_dumped: libc::WCOREDUMP(status),
-            }
-        } else {
-            Status::default()
-        }
+        Status::of(WaitStatus(status as u32))
     }
 
     pub fn from_siginfo(si: &libc::siginfo_t) -> Self {
         // SAFETY: the siginfo was filled by waitid for a child state change.
         let status = unsafe { si.si_status() };
-        match si.si_code {
-            libc::CLD_EXITED => Status {
-                exit_code: Some(status),
-                ..Status::default()
-            },
-            libc::CLD_KILLED => Status {
-                signal: Some(status),
-                ..Status::default()
-            },
-            libc::CLD_DUMPED => Status {
-                signal: Some(status),
-                core_dumped: true,
-                exit_code: None,
-            },
-            _ => Status::default(),
+        Status::of(WaitStatus::from_siginfo(si.si_code, status))
+    }
+
+    fn of(w: WaitStatus) -> Self {
+        Status {
+            exit_code: w.exit_code(),
+            signal: w.signal(),
+            core_dumped: w.core_dumped(),
         }
     }
 
     pub fn describe(&self) -> String {
         match (self.exit_code, self.signal) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (None, Some(sig)) => format!(
-                "killed by {}{}",
-                super::fate::signal_name(sig),
-                if self.core_dumped {
-                    " (core dumped)"
-                } else {
-                    ""
-                }
-            ),
+            (Some(code), _) => WaitStatus((code as u32 & 0xff) << 8).describe(),
+            (None, Some(sig)) => {
+                WaitStatus(sig as u32 & 0x7f | if self.core_dumped { 0x80 } else { 0 }).describe()
+            }
             (None, None) => "exit status not seen".to_string(),
         }
     }
@@ -296,16 +272,17 @@ pub struct ProcStat {
 }
 
 pub fn proc_stat(path_pid: Pid, task: Option<Pid>) -> Option<ProcStat> {
-    let path = match task {
-        Some(tid) => format!("/proc/{path_pid}/task/{tid}/stat"),
-        None => format!("/proc/{path_pid}/stat"),
-    };
-    let text = std::fs::read_to_string(path).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let raw = proc::read(
+        path_pid as u32,
+        task.map(|t| t as u32),
+        "stat",
+        proc::limit::STAT,
+    )
+    .ok()?;
+    let stat = proc::parse_stat(&raw).ok()?;
     Some(ProcStat {
-        state: fields.first()?.chars().next()?,
-        exit_status: fields.get(49).and_then(|f| f.parse().ok()),
+        state: stat.state,
+        exit_status: stat.exit_code,
     })
 }
 

@@ -320,7 +320,7 @@ impl Reporter {
             text.push_str(&format!("; the parent caught {n} SIGCHLD"));
         }
         if let Some(sig) = done.signal {
-            text.push_str(&format!(" (stopped by {})", super::fate::signal_name(sig)));
+            text.push_str(&format!(" (stopped by {})", crate::sys::signal::name(sig)));
         }
         self.line(&text)
     }

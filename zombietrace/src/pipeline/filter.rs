@@ -1,7 +1,7 @@
 //! The user's filters (`--pid`, `--ppid`, `--comm`, `--min-zombie`), applied in userspace too:
 //! the kernel pre-filters zombie events, this decides what is tracked and what is shown.
 
-use crate::record::{Record, Zombie};
+use super::event::{Event, Zombie};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -33,15 +33,11 @@ impl Filter {
         true
     }
 
-    /// Whether to print this record.
-    pub fn shows(&self, record: &Record) -> bool {
-        match record {
-            Record::Reap(reap) => reap.zombie_ns >= self.min_zombie_ns,
-            Record::Zombie(_)
-            | Record::Lost { .. }
-            | Record::Dropped { .. }
-            | Record::Leak(_)
-            | Record::LeakEnd(_) => true,
+    /// Whether to print this event.
+    pub fn shows(&self, event: &Event) -> bool {
+        match event {
+            Event::Reap(reap) => reap.zombie_ns >= self.min_zombie_ns,
+            Event::Zombie(_) | Event::Lost(_) | Event::Leak(_) | Event::LeakEnd(_) => true,
         }
     }
 }
@@ -49,7 +45,7 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Since;
+    use crate::pipeline::event::Since;
 
     fn zombie(pid: u32, ppid: u32, comm: &str, parent_comm: &str) -> Zombie {
         Zombie {

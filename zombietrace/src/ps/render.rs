@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
-use super::ps::{Parent, Report, Zombie};
+use super::{Defunct, Holder, Listing};
 use crate::duration::format_ns;
 
 /// Zombies listed per parent in text (JSON lists all).
@@ -15,84 +16,86 @@ const WIDTH: usize = 100;
 /// Characters of a command line shown in text.
 const CMDLINE: usize = 200;
 
-pub fn json(report: &Report) -> String {
-    let doc = json!({
-        "zombies": report.zombies,
-        "parents": report.parents.iter().map(parent_json).collect::<Vec<_>>(),
-    });
-    format!("{doc:#}\n")
+pub fn json(listing: &Listing) -> String {
+    match serde_json::to_value(listing) {
+        Ok(doc) => format!("{doc:#}\n"),
+        Err(e) => format!("{{\"error\": {}}}\n", json!(e.to_string())),
+    }
 }
 
-fn parent_json(p: &Parent) -> Value {
-    let mut v = json!({
-        "pid": p.pid,
-        "zombie_count": p.zombies.len(),
-        "oldest_age_upper_bound_ns": p.oldest_upper_bound_ns(),
-        "oldest_zombie_ns": p.oldest_zombie_ns(),
-        "zombies": p.zombies.iter().map(zombie_json).collect::<Vec<_>>(),
-        "verdict": p.verdict,
-    });
-    let fields = [
-        "comm",
-        "cmdline",
-        "user",
-        "login_user",
-        "state",
-        "state_text",
-        "wchan",
-        "threads",
-        "age_ns",
-        "sigchld",
-        "sigchld_blocked",
-        "sigchld_blocked_threads",
-        "traced",
-        "tracer_pid",
-        "cgroup",
-        "ns_init",
-        "nspid",
-        "ppid",
-        "error",
-    ];
-    let map = v.as_object_mut().expect("an object");
-    for f in fields {
-        map.insert(f.into(), Value::Null);
-    }
-    match &p.facts {
-        Ok(f) => {
-            if let Ok(Value::Object(d)) = serde_json::to_value(&f.diagnosis) {
-                map.extend(d);
+/// The serde form of a parent in `ps --json` (docs/ps.md): every field always present, null
+/// when procfs did not say.
+impl Serialize for Holder {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = json!({
+            "pid": self.pid,
+            "zombie_count": self.zombies.len(),
+            "oldest_age_upper_bound_ns": self.oldest_upper_bound_ns(),
+            "oldest_zombie_ns": self.oldest_zombie_ns(),
+            "zombies": self.zombies,
+            "verdict": self.verdict,
+        });
+        let fields = [
+            "comm",
+            "cmdline",
+            "user",
+            "login_user",
+            "state",
+            "state_text",
+            "wchan",
+            "threads",
+            "age_ns",
+            "sigchld",
+            "sigchld_blocked",
+            "sigchld_blocked_threads",
+            "traced",
+            "tracer_pid",
+            "cgroup",
+            "ns_init",
+            "nspid",
+            "ppid",
+            "error",
+        ];
+        let map = v.as_object_mut().expect("an object");
+        for f in fields {
+            map.insert(f.into(), Value::Null);
+        }
+        match &self.facts {
+            Ok(f) => {
+                if let Ok(Value::Object(d)) = serde_json::to_value(&f.diagnosis) {
+                    map.extend(d);
+                }
+                map.insert("login_user".into(), json!(f.login_user));
+                map.insert("sigchld_blocked_threads".into(), json!(f.blocked_threads));
+                map.insert("tracer_pid".into(), json!(f.tracer_pid));
+                map.insert("ppid".into(), json!(f.ppid));
             }
-            map.insert("login_user".into(), json!(f.login_user));
-            map.insert("sigchld_blocked_threads".into(), json!(f.blocked_threads));
-            map.insert("tracer_pid".into(), json!(f.tracer_pid));
-            map.insert("ppid".into(), json!(f.ppid));
+            Err(e) => {
+                map.insert("error".into(), json!(e));
+            }
         }
-        Err(e) => {
-            map.insert("error".into(), json!(e));
-        }
+        v.serialize(s)
     }
-    v
 }
 
-fn zombie_json(z: &Zombie) -> Value {
-    let (code, signal, core) = match z.wait_status {
-        Some(st) if st & 0x7f == 0 => (Some((st >> 8) & 0xff), None, Some(false)),
-        Some(st) => (None, Some(st & 0x7f), Some(st & 0x80 != 0)),
-        None => (None, None, None),
-    };
-    json!({
-        "pid": z.pid,
-        "comm": z.comm,
-        "nspid": z.nspid,
-        "age_upper_bound_ns": z.age_upper_bound_ns,
-        "zombie_ns": z.zombie_ns,
-        "exit_code": code,
-        "signal": signal,
-        "core_dumped": core,
-    })
+/// The serde form of a zombie in `ps --json`.
+impl Serialize for Defunct {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        json!({
+            "pid": self.pid,
+            "comm": self.comm,
+            "nspid": self.nspid,
+            "age_upper_bound_ns": self.age_upper_bound_ns,
+            "zombie_ns": self.zombie_ns,
+            "exit_code": self.wait_status.and_then(|w| w.exit_code()),
+            "signal": self.wait_status.and_then(|w| w.signal()),
+            "core_dumped": self.wait_status.map(|w| w.core_dumped()),
+        })
+        .serialize(s)
+    }
 }
 
-pub fn text(report: &Report) -> String {
+pub fn text(report: &Listing) -> String {
     let mut out = String::new();
     if report.parents.is_empty() {
         out.push_str("No zombies.\n");
@@ -112,7 +115,7 @@ pub fn text(report: &Report) -> String {
     out
 }
 
-fn parent_text(out: &mut String, p: &Parent) {
+fn parent_text(out: &mut String, p: &Holder) {
     let oldest = match p.oldest_zombie_ns() {
         Some(ns) => format!("~{}", format_ns(ns)),
         None => format!("up to {}", format_ns(p.oldest_upper_bound_ns())),
@@ -196,10 +199,12 @@ fn parent_text(out: &mut String, p: &Parent) {
             None => format!("up to {}", format_ns(z.age_upper_bound_ns)),
         };
         let exit = match z.wait_status {
-            Some(st) if st & 0x7f == 0 => format!("code {}", (st >> 8) & 0xff),
-            Some(st) if st & 0x80 != 0 => format!("signal {} (core dumped)", st & 0x7f),
-            Some(st) => format!("signal {}", st & 0x7f),
-            None => "unknown".to_string(),
+            Some(w) if w.exit_code().is_some() => format!("code {}", w.exit_code().unwrap_or(0)),
+            Some(w) if w.core_dumped() => {
+                format!("signal {} (core dumped)", w.signal().unwrap_or(0))
+            }
+            Some(w) if w.signal().is_some() => format!("signal {}", w.signal().unwrap_or(0)),
+            _ => "unknown".to_string(),
         };
         let comm = printable(&z.comm, 16);
         let _ = writeln!(out, "  {:<9}{:<9}{comm:<17}{age:<15}{exit}", "", z.pid);
@@ -282,7 +287,7 @@ mod tests {
 
     #[test]
     fn no_zombies() {
-        let empty = Report {
+        let empty = Listing {
             parents: Vec::new(),
             zombies: 0,
         };

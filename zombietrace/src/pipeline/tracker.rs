@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::{
+use super::{
+    Host,
+    event::{Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
     filter::Filter,
-    model::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
-    record::{Reap, ReapKind, ReaperRole, Record, Since, Zombie},
+    kernel_event::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
 };
 
 /// How long after a task's free the books are closed when no wait call claimed it: a wait's
@@ -49,7 +50,6 @@ pub struct Tracker {
     filter: Filter,
     /// Zombies are announced once they have waited this long (0: at once).
     announce_after_ns: u64,
-    role_of: Box<dyn Fn(u32) -> ReaperRole>,
     open: HashMap<u32, Open>,
     /// (namespace level ≥ 1, pid there) → tgids, for wait calls made inside pid namespaces.
     by_ns: HashMap<(u32, u32), Vec<u32>>,
@@ -59,15 +59,10 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(
-        filter: Filter,
-        announce_after_ns: u64,
-        role_of: Box<dyn Fn(u32) -> ReaperRole>,
-    ) -> Self {
+    pub fn new(filter: Filter, announce_after_ns: u64) -> Self {
         Tracker {
             filter,
             announce_after_ns,
-            role_of,
             open: HashMap::new(),
             by_ns: HashMap::new(),
             freed: VecDeque::new(),
@@ -87,11 +82,13 @@ impl Tracker {
         all
     }
 
-    pub fn handle(&mut self, event: KernelEvent, out: &mut Vec<Record>) {
+    /// Follows one kernel event; what it completes goes to `out`. `host` says what kind of
+    /// reaper a process is.
+    pub fn handle(&mut self, event: KernelEvent, host: &dyn Host, out: &mut Vec<Event>) {
         match event {
-            KernelEvent::Zombie(z) => self.on_zombie(z, out),
-            KernelEvent::Reparent(r) => self.on_reparent(r, out),
-            KernelEvent::Wait(w) => self.on_wait(w, out),
+            KernelEvent::Zombie(z) => self.on_zombie(z, host, out),
+            KernelEvent::Reparent(r) => self.on_reparent(r, host, out),
+            KernelEvent::Wait(w) => self.on_wait(w, host, out),
             KernelEvent::Free(f) => {
                 if let Some(open) = self.open.get_mut(&f.tgid)
                     && (open.start_ns == f.start_ns || open.zombie.since == Since::TracingStart)
@@ -106,7 +103,7 @@ impl Tracker {
     }
 
     /// Adopts a zombie that existed before tracing started.
-    pub fn adopt(&mut self, existing: Existing, now_ns: u64, out: &mut Vec<Record>) {
+    pub fn adopt(&mut self, existing: Existing, now_ns: u64, out: &mut Vec<Event>) {
         let zombie = Zombie {
             pid: existing.pid,
             nspid: own_nspid(&existing.nspids),
@@ -124,7 +121,7 @@ impl Tracker {
         }
     }
 
-    fn on_zombie(&mut self, z: ZombieExit, out: &mut Vec<Record>) {
+    fn on_zombie(&mut self, z: ZombieExit, host: &dyn Host, out: &mut Vec<Event>) {
         let zombie = Zombie {
             pid: z.tgid,
             nspid: own_nspid(&z.nspids),
@@ -154,20 +151,20 @@ impl Tracker {
             Some(_) => {
                 self.stats.zombies += 1;
                 if self.announce_after_ns == 0 {
-                    out.push(Record::Zombie(zombie.clone()));
+                    out.push(Event::Zombie(zombie.clone()));
                 }
                 let kind = if adopted {
                     ReapKind::Reparented
                 } else {
                     ReapKind::Autoreap
                 };
-                let role = adopted.then(|| (self.role_of)(zombie.ppid));
+                let role = adopted.then(|| host.role(zombie.ppid));
                 let release = Release {
                     ts_ns: z.ts_ns,
                     reaper_pid: zombie.ppid,
                     reaper_comm: zombie.parent_comm.clone(),
                     kind,
-                    call: Some("autoreap"),
+                    call: Some(ReapCall::Autoreap),
                     role,
                     approx: false,
                 };
@@ -177,7 +174,7 @@ impl Tracker {
         }
     }
 
-    fn on_reparent(&mut self, r: Reparent, out: &mut Vec<Record>) {
+    fn on_reparent(&mut self, r: Reparent, host: &dyn Host, out: &mut Vec<Event>) {
         let Some(tgid) = self.find(r.old_ppid, r.new_parent_ns_level, r.ns_pid) else {
             return;
         };
@@ -189,13 +186,13 @@ impl Tracker {
         open.reparented = true;
         if r.autoreap.is_some() {
             let open = self.remove(tgid).expect("present");
-            let role = (self.role_of)(r.new_ppid);
+            let role = host.role(r.new_ppid);
             let release = Release {
                 ts_ns: r.ts_ns,
                 reaper_pid: r.new_ppid,
                 reaper_comm: r.new_parent_comm,
                 kind: ReapKind::Reparented,
-                call: Some("autoreap"),
+                call: Some(ReapCall::Autoreap),
                 role: Some(role),
                 approx: false,
             };
@@ -203,7 +200,7 @@ impl Tracker {
         }
     }
 
-    fn on_wait(&mut self, w: WaitReturn, out: &mut Vec<Record>) {
+    fn on_wait(&mut self, w: WaitReturn, host: &dyn Host, out: &mut Vec<Event>) {
         let found = self
             .find(w.reaper_tgid, w.ns_level, w.pid)
             .filter(|tgid| self.open[tgid].zombie.ts_ns <= w.ts_ns);
@@ -214,7 +211,7 @@ impl Tracker {
         let open = self.remove(tgid).expect("present");
         let adopted = open.reparented || open.zombie.ppid != w.reaper_tgid;
         let (kind, role) = if adopted {
-            (ReapKind::Reparented, Some((self.role_of)(w.reaper_tgid)))
+            (ReapKind::Reparented, Some(host.role(w.reaper_tgid)))
         } else if w.call == Call::Wait4 {
             (ReapKind::Wait4, None)
         } else {
@@ -230,14 +227,18 @@ impl Tracker {
             reaper_pid: w.reaper_tgid,
             reaper_comm: w.comm,
             kind,
-            call: Some(w.call.name()),
+            call: Some(match w.call {
+                Call::Wait4 => ReapCall::Wait4,
+                Call::Waitid => ReapCall::Waitid,
+                Call::WaitidPidfd => ReapCall::WaitidPidfd,
+            }),
             role,
             approx,
         };
         self.record_reap(zombie, release, out);
     }
 
-    fn on_thread_exit(&mut self, t: ThreadExit, out: &mut Vec<Record>) {
+    fn on_thread_exit(&mut self, t: ThreadExit, out: &mut Vec<Event>) {
         let zombie = Zombie {
             pid: t.tid,
             nspid: None,
@@ -266,7 +267,7 @@ impl Tracker {
 
     /// Periodic work at CLOCK_MONOTONIC `now_ns`: closes the books on zombies freed without a
     /// wait call we saw, and announces zombies that have now waited long enough.
-    pub fn tick(&mut self, now_ns: u64, out: &mut Vec<Record>) {
+    pub fn tick(&mut self, now_ns: u64, host: &dyn Host, out: &mut Vec<Event>) {
         while let Some(&(tgid, freed_at)) = self.freed.front() {
             if now_ns < freed_at + FREE_GRACE_NS {
                 break;
@@ -284,7 +285,7 @@ impl Tracker {
             // wait call showed (io_uring's IORING_OP_WAITID), or adoption by a new parent that
             // ignores SIGCHLD (which is sent no notification), is a `kernel` release.
             let (kind, role) = if open.reparented {
-                (ReapKind::Reparented, Some((self.role_of)(open.zombie.ppid)))
+                (ReapKind::Reparented, Some(host.role(open.zombie.ppid)))
             } else {
                 (ReapKind::Kernel, None)
             };
@@ -309,7 +310,7 @@ impl Tracker {
                 && !open.announced
             {
                 open.announced = true;
-                out.push(Record::Zombie(open.zombie.clone()));
+                out.push(Event::Zombie(open.zombie.clone()));
             }
         }
     }
@@ -320,13 +321,13 @@ impl Tracker {
         start_ns: u64,
         nspids: Vec<u32>,
         adopted: bool,
-        out: &mut Vec<Record>,
+        out: &mut Vec<Event>,
     ) {
         self.stats.zombies += 1;
         let tgid = zombie.pid;
         let announced = self.announce_after_ns == 0;
         if announced {
-            out.push(Record::Zombie(zombie.clone()));
+            out.push(Event::Zombie(zombie.clone()));
         } else {
             self.unannounced.push_back((tgid, zombie.ts_ns));
         }
@@ -376,13 +377,13 @@ impl Tracker {
             .or_else(|| candidates.first().copied())
     }
 
-    fn record_reap(&mut self, zombie: Zombie, release: Release, out: &mut Vec<Record>) {
+    fn record_reap(&mut self, zombie: Zombie, release: Release, out: &mut Vec<Event>) {
         *self.stats.reaps.entry(release.kind).or_default() += 1;
         // A zombie time measured from an approximate start is approximate too (an autoreap's
         // zombie time is zero by definition).
         let approx = release.approx
             || (zombie.since != Since::Notified && release.kind != ReapKind::Autoreap);
-        out.push(Record::Reap(Reap {
+        out.push(Event::Reap(Reap {
             zombie_ns: release.ts_ns.saturating_sub(zombie.ts_ns),
             zombie,
             ts_ns: release.ts_ns,
@@ -402,7 +403,7 @@ struct Release {
     reaper_pid: u32,
     reaper_comm: String,
     kind: ReapKind,
-    call: Option<&'static str>,
+    call: Option<ReapCall>,
     role: Option<ReaperRole>,
     approx: bool,
 }

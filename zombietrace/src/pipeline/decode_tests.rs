@@ -1,40 +1,33 @@
-use zombietrace_common::{Header, ReparentEvent, WaitEvent, ZombieEvent, call, kind, zflag};
+use zombietrace_common::{ReparentEvent, WaitEvent, ZombieEvent, call, kind, zflag};
 
 use super::*;
-use crate::model::{Autoreap, Call, ExitStatus, KernelEvent};
+use crate::pipeline::kernel_event::{Autoreap, Call, KernelEvent};
 
 fn bytes_of<T>(value: &T) -> Vec<u8> {
     // SAFETY: test-only view of a padding-free #[repr(C)] record.
     unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
 }
 
-fn comm16(s: &str) -> [u8; 16] {
+fn comm16(s: &[u8]) -> [u8; 16] {
     let mut out = [0; 16];
-    out[..s.len()].copy_from_slice(s.as_bytes());
+    out[..s.len()].copy_from_slice(s);
     out
 }
 
 fn zombie_record() -> ZombieEvent {
     ZombieEvent {
-        header: Header {
-            kind: kind::ZOMBIE,
-            cpu: 1,
-            ts_ns: 5_000,
-        },
-        start_ns: 100,
-        start_boottime_ns: 200,
-        parent_start_ns: 50,
+        ts_ns: 5_000,
+        kind: kind::ZOMBIE,
         tgid: 4242,
-        tid: 4243,
+        start_ns: 100,
+        parent_start_ns: 50,
         ppid: 4000,
         orig_ppid: 3999,
         status: 11 | 0x80,
         flags: zflag::AUTOREAP_NOCLDWAIT,
-        ns_level: 1,
-        nspid: [4242, 7, 99, 99],
-        parent_ns_level: 1,
-        comm: comm16("worker"),
-        parent_comm: comm16("python3"),
+        nspid: [4242, 7, 0, 0],
+        comm: comm16(b"worker"),
+        parent_comm: comm16(b"python3"),
     }
 }
 
@@ -44,20 +37,17 @@ fn zombie_round_trip() {
     let KernelEvent::Zombie(z) = event else {
         panic!("not a zombie: {event:?}")
     };
-    assert_eq!((z.ts_ns, z.tgid, z.tid, z.ppid), (5_000, 4242, 4243, 4000));
+    assert_eq!((z.ts_ns, z.tgid, z.ppid), (5_000, 4242, 4000));
     assert_eq!(z.orig_ppid, Some(3999));
-    assert_eq!(z.status, ExitStatus(11 | 0x80));
+    assert_eq!(z.status, WaitStatus(11 | 0x80));
     assert!(z.status.core_dumped());
     assert_eq!(z.autoreap, Some(Autoreap::NoCldWait));
     assert!(!z.silent);
-    // Only levels 0..=ns_level are meaningful.
+    // Only levels 0..=its own are meaningful.
     assert_eq!(z.nspids, vec![4242, 7]);
     assert_eq!(z.comm, "worker");
     assert_eq!(z.parent_comm, "python3");
-    assert_eq!(
-        (z.start_ns, z.start_boottime_ns, z.parent_start_ns),
-        (100, 200, 50)
-    );
+    assert_eq!((z.start_ns, z.parent_start_ns), (100, 50));
 }
 
 #[test]
@@ -66,6 +56,7 @@ fn unknown_orig_parent_and_full_comm() {
     record.orig_ppid = 0;
     record.comm = *b"exactly16bytes!!";
     record.flags = zflag::SILENT | zflag::AUTOREAP_IGNORED;
+    record.nspid = [4242, 0, 0, 0];
     let KernelEvent::Zombie(z) = decode(&bytes_of(&record)).unwrap() else {
         panic!()
     };
@@ -73,54 +64,56 @@ fn unknown_orig_parent_and_full_comm() {
     assert_eq!(z.comm, "exactly16bytes!!");
     assert!(z.silent);
     assert_eq!(z.autoreap, Some(Autoreap::Ignored));
+    assert_eq!(z.nspids, vec![4242]);
+}
+
+#[test]
+fn a_name_that_is_not_utf8_keeps_its_bytes() {
+    let mut record = zombie_record();
+    record.comm = comm16(b"\xff\xfe\x1b[2J\n");
+    let KernelEvent::Zombie(z) = decode(&bytes_of(&record)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(z.comm, "\\xff\\xfe\x1b[2J\n");
 }
 
 #[test]
 fn wait_round_trip() {
     let record = WaitEvent {
-        header: Header {
-            kind: kind::WAIT,
-            cpu: 0,
-            ts_ns: 9,
-        },
+        ts_ns: 9,
+        kind: kind::WAIT,
         reaper_tgid: 1,
-        reaper_tid: 2,
         pid: 3,
         ns_level: 0,
         call: call::WAITID_PIDFD,
         status: STATUS_UNKNOWN,
-        comm: comm16("init"),
+        comm: comm16(b"init"),
     };
     let KernelEvent::Wait(w) = decode(&bytes_of(&record)).unwrap() else {
         panic!()
     };
     assert_eq!(w.call, Call::WaitidPidfd);
     assert_eq!(w.status, None);
-    assert_eq!((w.reaper_tgid, w.reaper_tid, w.pid), (1, 2, 3));
+    assert_eq!((w.reaper_tgid, w.pid), (1, 3));
 }
 
 #[test]
 fn reparent_round_trip() {
     let record = ReparentEvent {
-        header: Header {
-            kind: kind::REPARENT,
-            cpu: 0,
-            ts_ns: 10,
-        },
-        new_parent_start_ns: 1,
+        ts_ns: 10,
+        kind: kind::REPARENT,
         old_ppid: 10,
         new_ppid: 1,
         ns_pid: 77,
         new_parent_ns_level: 0,
-        status: 2 << 8,
         flags: 0,
-        new_parent_comm: comm16("systemd"),
+        new_parent_comm: comm16(b"systemd"),
     };
     let KernelEvent::Reparent(r) = decode(&bytes_of(&record)).unwrap() else {
         panic!()
     };
     assert_eq!((r.old_ppid, r.new_ppid, r.ns_pid), (10, 1, 77));
-    assert_eq!(r.status.exit_code(), Some(2));
+    assert_eq!(r.new_parent_comm, "systemd");
     assert_eq!(r.autoreap, None);
 }
 
@@ -131,16 +124,12 @@ fn rejects_bad_records() {
     bytes.pop();
     assert!(matches!(decode(&bytes), Err(DecodeError::Size { .. })));
     let mut header = bytes_of(&zombie_record());
-    header[0] = 200;
+    header[8] = 200; // the kind
     assert_eq!(decode(&header), Err(DecodeError::UnknownKind(200)));
     let mut wait = WaitEvent {
-        header: Header {
-            kind: kind::WAIT,
-            cpu: 0,
-            ts_ns: 0,
-        },
+        ts_ns: 0,
+        kind: kind::WAIT,
         reaper_tgid: 0,
-        reaper_tid: 0,
         pid: 0,
         ns_level: 0,
         call: 9,

@@ -1,18 +1,42 @@
-//! `zombietrace ps`: every zombie in /proc, grouped by parent, each parent diagnosed.
+//! `zombietrace ps`: every zombie in /proc, grouped by the parent that holds it, each parent
+//! diagnosed (the diagnosis library does the reading and the judging; this lists and renders).
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::process::ExitCode;
+mod render;
 
-use super::diagnosis::{Facts, facts};
-use super::procinfo::{self, Status, Users};
-use super::schedclock::{self, SchedClock};
-use super::verdict::{exec_hint, verdict};
-use super::{PsArgs, render};
+use std::{collections::BTreeMap, io::Write as _, process::ExitCode};
 
-/// A zombie found in /proc.
+use serde::Serialize;
+
+use crate::{
+    clock::{boottime_ns, monotonic_ns},
+    diagnose::{
+        Facts, Users, exec_hint, facts,
+        scan::{FoundZombie, scan},
+        schedclock::{self, SchedClock},
+        verdict,
+    },
+    sys::{
+        proc::{self, Status},
+        wait_status::WaitStatus,
+    },
+};
+
+/// List today's zombies and their parents, with why each parent is not reaping (no eBPF).
+///
+/// Every zombie (state Z) in /proc, grouped by parent; parents with the most zombies first,
+/// then the oldest. For each parent: its command, user, state, where it sleeps, what it does
+/// with SIGCHLD, whether it is traced or a container init, and a one-line verdict. No root
+/// needed: what procfs hides from other users shows as unknown.
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {
+    /// Print one JSON document (see docs/ps.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A zombie found in /proc, as `ps` shows it.
 #[derive(Clone, Debug)]
-pub struct Zombie {
+pub struct Defunct {
     pub pid: u32,
     pub comm: String,
     pub ppid: u32,
@@ -23,23 +47,23 @@ pub struct Zombie {
     /// How long it has been a zombie, from the scheduler clock (see schedclock.rs).
     pub zombie_ns: Option<u64>,
     /// Its wait status, when this reader may see it (procfs shows 0 otherwise).
-    pub wait_status: Option<i32>,
+    pub wait_status: Option<WaitStatus>,
     /// The CPU it last ran on, and its scheduler clock then.
     cpu: Option<u32>,
     exec_start: Option<u64>,
 }
 
-/// A parent of zombies, diagnosed.
+/// A parent holding zombies, diagnosed.
 #[derive(Debug)]
-pub struct Parent {
+pub struct Holder {
     pub pid: u32,
     /// Its facts, or why they could not be read.
     pub facts: Result<Facts, String>,
-    pub zombies: Vec<Zombie>,
+    pub zombies: Vec<Defunct>,
     pub verdict: String,
 }
 
-impl Parent {
+impl Holder {
     pub fn oldest_upper_bound_ns(&self) -> u64 {
         self.zombies
             .iter()
@@ -59,19 +83,19 @@ impl Parent {
     }
 }
 
-#[derive(Debug)]
-pub struct Report {
+#[derive(Debug, Serialize)]
+pub struct Listing {
     /// Most zombies first, then the oldest.
-    pub parents: Vec<Parent>,
+    pub parents: Vec<Holder>,
     pub zombies: usize,
 }
 
 pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
-    let report = collect();
+    let listing = collect();
     let text = if args.json {
-        render::json(&report)
+        render::json(&listing)
     } else {
-        render::text(&report)
+        render::text(&listing)
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -80,21 +104,18 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Scans /proc for zombies and diagnoses their parents.
-pub fn collect() -> Report {
+pub fn collect() -> Listing {
     let users = Users::load();
-    let me = procinfo::read(std::process::id(), "status")
-        .ok()
-        .and_then(|t| procinfo::parse_status(&t).ok());
-    let now_boot = procinfo::boottime_ns();
-    let mut by_parent: BTreeMap<u32, Vec<Zombie>> = BTreeMap::new();
-    for pid in pids() {
-        if let Some(z) = zombie(pid, me.as_ref(), now_boot) {
-            by_parent.entry(z.ppid).or_default().push(z);
-        }
+    let me = proc::status(std::process::id(), None).ok();
+    let now_boot = boottime_ns();
+    let mut by_parent: BTreeMap<u32, Vec<Defunct>> = BTreeMap::new();
+    for found in scan().zombies {
+        let z = defunct(found, me.as_ref(), now_boot);
+        by_parent.entry(z.ppid).or_default().push(z);
     }
     let cpus = by_parent.values().flatten().filter_map(|z| z.cpu);
     let clock = SchedClock::calibrate(cpus.collect::<Vec<_>>());
-    let now_mono = procinfo::monotonic_ns();
+    let now_mono = monotonic_ns();
     let mut parents = Vec::new();
     let mut total = 0;
     for (ppid, mut zombies) in by_parent {
@@ -107,7 +128,7 @@ pub fn collect() -> Report {
         }
         zombies.sort_by_key(|z| (std::cmp::Reverse(z.age_upper_bound_ns), z.pid));
         total += zombies.len();
-        parents.push(parent(ppid, zombies, &users, now_boot));
+        parents.push(holder(ppid, zombies, &users, now_boot));
     }
     parents.sort_by_key(|p| {
         (
@@ -116,14 +137,14 @@ pub fn collect() -> Report {
             p.pid,
         )
     });
-    Report {
+    Listing {
         parents,
         zombies: total,
     }
 }
 
-fn parent(pid: u32, zombies: Vec<Zombie>, users: &Users, now_boot: u64) -> Parent {
-    let mut p = Parent {
+fn holder(pid: u32, zombies: Vec<Defunct>, users: &Users, now_boot: u64) -> Holder {
+    let mut p = Holder {
         pid,
         facts: Err(String::new()),
         zombies,
@@ -148,8 +169,7 @@ fn parent(pid: u32, zombies: Vec<Zombie>, users: &Users, now_boot: u64) -> Paren
             p.facts = Ok(f);
         }
         Err(e) => {
-            let e = format!("{e:#}");
-            p.verdict = if e.contains("is gone") {
+            p.verdict = if e.is_gone() {
                 format!(
                     "parent {pid} exited while being read: its zombies go to init (or a \
                      subreaper), which should reap them."
@@ -157,56 +177,33 @@ fn parent(pid: u32, zombies: Vec<Zombie>, users: &Users, now_boot: u64) -> Paren
             } else {
                 format!("parent {pid} could not be read: {e}")
             };
-            p.facts = Err(e);
+            p.facts = Err(e.to_string());
         }
     }
     p
 }
 
-/// The numeric entries of /proc: every process (thread group) this reader can see.
-fn pids() -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids: Vec<u32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    pids.sort_unstable();
-    pids
-}
-
-/// `pid` if it is a zombie: state Z and no thread left. A thread-group leader that exited
-/// while other threads run also shows Z, but it is not waitable yet: not a zombie to reap.
-fn zombie(pid: u32, me: Option<&Status>, now_boot: u64) -> Option<Zombie> {
-    let stat = procinfo::parse_stat(&procinfo::read(pid, "stat").ok()?).ok()?;
-    if stat.state != 'Z' {
-        return None;
-    }
-    let status = procinfo::read(pid, "status")
-        .ok()
-        .and_then(|t| procinfo::parse_status(&t).ok());
-    if status.as_ref().is_some_and(|s| s.threads > 1) {
-        return None;
-    }
-    let visible = match (me, &status) {
+fn defunct(found: FoundZombie, me: Option<&Status>, now_boot: u64) -> Defunct {
+    let nspids = found.nspids();
+    let visible = match (me, &found.status) {
         (Some(me), Some(st)) => may_read_exit_code(me, st),
         _ => false,
     };
-    Some(Zombie {
-        pid,
+    let stat = found.stat;
+    Defunct {
+        pid: stat.pid,
         comm: stat.comm,
         ppid: stat.ppid,
-        nspid: status
-            .as_ref()
-            .filter(|s| s.nspid.len() > 1)
-            .and_then(|s| s.nspid.last().copied()),
-        age_upper_bound_ns: procinfo::age_ns(stat.start_ticks, now_boot),
+        nspid: (nspids.len() > 1).then(|| nspids[nspids.len() - 1]),
+        age_upper_bound_ns: proc::age_ns(stat.start_ticks, now_boot),
         zombie_ns: None,
-        wait_status: stat.exit_code.filter(|_| visible),
+        wait_status: stat
+            .exit_code
+            .filter(|_| visible)
+            .map(|st| WaitStatus(st as u32)),
         cpu: stat.processor,
-        exec_start: schedclock::exec_start(pid),
-    })
+        exec_start: schedclock::exec_start(stat.pid),
+    }
 }
 
 /// Whether procfs shows this reader the exit code in stat (it needs ptrace-read access: the
@@ -250,17 +247,21 @@ mod tests {
             unsafe { libc::_exit(7) };
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let report = collect();
+        let listing = collect();
         // SAFETY: reaps our own child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         let me = std::process::id();
-        let p = report.parents.iter().find(|p| p.pid == me).expect("listed");
+        let p = listing
+            .parents
+            .iter()
+            .find(|p| p.pid == me)
+            .expect("listed");
         let z = p
             .zombies
             .iter()
             .find(|z| z.pid == pid as u32)
             .expect("its zombie");
-        assert_eq!(z.wait_status, Some(7 << 8));
+        assert_eq!(z.wait_status, Some(WaitStatus(7 << 8)));
         assert!(z.zombie_ns.unwrap_or(0) <= z.age_upper_bound_ns);
         assert!(p.facts.is_ok());
         assert!(!p.verdict.is_empty());

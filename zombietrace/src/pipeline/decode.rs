@@ -1,16 +1,17 @@
-//! The one place where raw ring-buffer records become owned domain events. Every record is
+//! The one place where raw ring-buffer records become owned kernel events. Every record is
 //! length-checked against its kind before it is read.
 
 use std::mem::size_of;
 
 use zombietrace_common::{
-    FreeEvent, Header, MAX_NS_LEVELS, ReparentEvent, STATUS_UNKNOWN, TASK_COMM_LEN,
-    ThreadExitEvent, WaitEvent, ZombieEvent, call, kind, zflag,
+    FreeEvent, Header, ReparentEvent, STATUS_UNKNOWN, ThreadExitEvent, WaitEvent, ZombieEvent,
+    call, kind, zflag,
 };
 
-use crate::model::{
-    Autoreap, Call, ExitStatus, Freed, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit,
+use super::kernel_event::{
+    Autoreap, Call, Freed, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit,
 };
+use crate::sys::{text::lossless_cstr, wait_status::WaitStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -33,6 +34,8 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+impl std::error::Error for DecodeError {}
+
 /// Reads a `T` from a record of exactly its size.
 fn read<T: Copy>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
     let want = size_of::<T>();
@@ -48,8 +51,6 @@ fn read<T: Copy>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
     Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
-impl std::error::Error for DecodeError {}
-
 pub fn decode(bytes: &[u8]) -> Result<KernelEvent, DecodeError> {
     if bytes.len() < size_of::<Header>() {
         return Err(DecodeError::Short(bytes.len()));
@@ -62,29 +63,23 @@ pub fn decode(bytes: &[u8]) -> Result<KernelEvent, DecodeError> {
         kind::FREE => {
             let e: FreeEvent = read(bytes, header.kind)?;
             KernelEvent::Free(Freed {
-                ts_ns: e.header.ts_ns,
+                ts_ns: e.ts_ns,
                 tgid: e.tgid,
                 start_ns: e.start_ns,
-                status: ExitStatus(e.status),
             })
         }
         kind::THREAD_EXIT => {
             let e: ThreadExitEvent = read(bytes, header.kind)?;
             KernelEvent::ThreadExit(ThreadExit {
-                ts_ns: e.header.ts_ns,
+                ts_ns: e.ts_ns,
                 tgid: e.tgid,
                 tid: e.tid,
-                status: ExitStatus(e.status),
-                comm: comm(&e.comm),
+                status: WaitStatus(e.status),
+                comm: lossless_cstr(&e.comm),
             })
         }
         other => return Err(DecodeError::UnknownKind(other)),
     })
-}
-
-fn comm(raw: &[u8; TASK_COMM_LEN]) -> String {
-    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    String::from_utf8_lossy(&raw[..end]).into_owned()
 }
 
 fn autoreap(flags: u32) -> Option<Autoreap> {
@@ -98,38 +93,33 @@ fn autoreap(flags: u32) -> Option<Autoreap> {
 }
 
 fn zombie(e: ZombieEvent) -> ZombieExit {
-    let levels = (e.ns_level as usize + 1).min(MAX_NS_LEVELS);
+    // Level 0 is always there; the levels below its own namespace are 0.
+    let levels = 1 + e.nspid[1..].iter().take_while(|&&nr| nr != 0).count();
     ZombieExit {
-        ts_ns: e.header.ts_ns,
+        ts_ns: e.ts_ns,
         tgid: e.tgid,
-        tid: e.tid,
         start_ns: e.start_ns,
-        start_boottime_ns: e.start_boottime_ns,
         ppid: e.ppid,
         parent_start_ns: e.parent_start_ns,
         orig_ppid: (e.orig_ppid != 0).then_some(e.orig_ppid),
-        status: ExitStatus(e.status),
+        status: WaitStatus(e.status),
         autoreap: autoreap(e.flags),
         silent: e.flags & zflag::SILENT != 0,
-        non_sigchld: e.flags & zflag::NON_SIGCHLD != 0,
         nspids: e.nspid[..levels].to_vec(),
-        parent_ns_level: e.parent_ns_level,
-        comm: comm(&e.comm),
-        parent_comm: comm(&e.parent_comm),
+        comm: lossless_cstr(&e.comm),
+        parent_comm: lossless_cstr(&e.parent_comm),
     }
 }
 
 fn reparent(e: ReparentEvent) -> Reparent {
     Reparent {
-        ts_ns: e.header.ts_ns,
+        ts_ns: e.ts_ns,
         old_ppid: e.old_ppid,
         new_ppid: e.new_ppid,
-        new_parent_start_ns: e.new_parent_start_ns,
         ns_pid: e.ns_pid,
         new_parent_ns_level: e.new_parent_ns_level,
-        status: ExitStatus(e.status),
         autoreap: autoreap(e.flags),
-        new_parent_comm: comm(&e.new_parent_comm),
+        new_parent_comm: lossless_cstr(&e.new_parent_comm),
     }
 }
 
@@ -141,14 +131,13 @@ fn wait(e: WaitEvent) -> Result<WaitReturn, DecodeError> {
         other => return Err(DecodeError::UnknownCall(other)),
     };
     Ok(WaitReturn {
-        ts_ns: e.header.ts_ns,
+        ts_ns: e.ts_ns,
         reaper_tgid: e.reaper_tgid,
-        reaper_tid: e.reaper_tid,
         pid: e.pid,
         ns_level: e.ns_level,
         call,
-        status: (e.status != STATUS_UNKNOWN).then_some(ExitStatus(e.status)),
-        comm: comm(&e.comm),
+        status: (e.status != STATUS_UNKNOWN).then_some(WaitStatus(e.status)),
+        comm: lossless_cstr(&e.comm),
     })
 }
 

@@ -1,5 +1,8 @@
 use super::*;
-use crate::record::{Reap, Since, Zombie};
+use crate::pipeline::{
+    event::{Reap, ReapCall, Since, Zombie},
+    test_host::{HOST, NOBODY_ALIVE},
+};
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
@@ -19,44 +22,40 @@ fn zombie(pid: u32, ppid: u32, ts_ns: u64) -> Zombie {
     }
 }
 
-fn reap(z: Zombie, ts_ns: u64) -> Record {
-    Record::Reap(Reap {
+fn reap(z: Zombie, ts_ns: u64) -> Event {
+    Event::Reap(Reap {
         zombie_ns: ts_ns - z.ts_ns,
         zombie: z,
         ts_ns,
         reaper_pid: 1,
         reaper_comm: "x".into(),
         kind: ReapKind::Wait4,
-        call: Some("wait4"),
+        call: Some(ReapCall::Wait4),
         reaper_role: None,
         approx: false,
     })
-}
-
-fn alive(_: u32) -> bool {
-    true
 }
 
 #[test]
 fn old_zombie_starts_a_leak_and_its_reap_ends_it() {
     let mut parents = Parents::new(S);
     let mut out = Vec::new();
-    parents.observe(&Record::Zombie(zombie(10, 5, 0)));
-    parents.tick(999 * MS, &alive, &mut out);
+    parents.observe(&Event::Zombie(zombie(10, 5, 0)));
+    parents.tick(999 * MS, &HOST, &mut out);
     assert!(out.is_empty(), "not yet a second old");
-    parents.tick(S, &alive, &mut out);
-    let [Record::Leak(leak)] = &out[..] else {
+    parents.tick(S, &HOST, &mut out);
+    let [Event::Leak(leak)] = &out[..] else {
         panic!("{out:?}")
     };
     assert_eq!((leak.pid, leak.outstanding, leak.oldest_age_ns), (5, 1, S));
     assert_eq!(leak.reason, LeakReason::Old);
-    assert_eq!(leak.oldest[0].0, 10);
+    assert_eq!(leak.oldest[0].pid, 10);
     out.clear();
-    parents.tick(2 * S, &alive, &mut out);
+    parents.tick(2 * S, &HOST, &mut out);
     assert!(out.is_empty(), "one leak event per episode");
     parents.observe(&reap(zombie(10, 5, 0), 3 * S));
-    parents.tick(3 * S, &alive, &mut out);
-    let [Record::LeakEnd(end)] = &out[..] else {
+    parents.tick(3 * S, &HOST, &mut out);
+    let [Event::LeakEnd(end)] = &out[..] else {
         panic!("{out:?}")
     };
     assert_eq!(
@@ -75,9 +74,9 @@ fn fast_reaper_never_leaks() {
     let mut out = Vec::new();
     for i in 0..100u32 {
         let t = i as u64 * 10 * MS;
-        parents.observe(&Record::Zombie(zombie(100 + i, 5, t)));
+        parents.observe(&Event::Zombie(zombie(100 + i, 5, t)));
         parents.observe(&reap(zombie(100 + i, 5, t), t + 100 * MS));
-        parents.tick(t + 100 * MS, &alive, &mut out);
+        parents.tick(t + 100 * MS, &HOST, &mut out);
     }
     assert!(out.is_empty(), "{out:?}");
     let p = parents.ranked(2 * S)[0];
@@ -91,13 +90,13 @@ fn a_growing_backlog_is_a_leak_before_any_zombie_is_old() {
     let mut parents = Parents::new(3600 * S);
     let mut out = Vec::new();
     for i in 0..6u32 {
-        parents.observe(&Record::Zombie(zombie(100 + i, 5, i as u64 * S)));
-        parents.tick(i as u64 * S + 1, &alive, &mut out);
+        parents.observe(&Event::Zombie(zombie(100 + i, 5, i as u64 * S)));
+        parents.tick(i as u64 * S + 1, &HOST, &mut out);
     }
     let leaks: Vec<_> = out
         .iter()
         .filter_map(|r| match r {
-            Record::Leak(l) => Some(l),
+            Event::Leak(l) => Some(l),
             _ => None,
         })
         .collect();
@@ -111,24 +110,24 @@ fn gone_parents_are_forgotten_and_exited_leakers_kept() {
     let mut parents = Parents::new(S);
     let mut out = Vec::new();
     // Parent 5 reaps its child and then disappears.
-    parents.observe(&Record::Zombie(zombie(10, 5, 0)));
+    parents.observe(&Event::Zombie(zombie(10, 5, 0)));
     parents.observe(&reap(zombie(10, 5, 0), MS));
-    parents.tick(S, &|_| false, &mut out);
+    parents.tick(S, &NOBODY_ALIVE, &mut out);
     assert_eq!(parents.tracked(), 0);
     // Parent 6 leaks, exits (its own zombie event), and its zombie is adopted and reaped.
-    parents.observe(&Record::Zombie(zombie(20, 6, S)));
-    parents.tick(3 * S, &alive, &mut out);
+    parents.observe(&Event::Zombie(zombie(20, 6, S)));
+    parents.tick(3 * S, &HOST, &mut out);
     let mut me = zombie(6, 1, 3 * S);
     me.start_ns = Some(7);
-    parents.observe(&Record::Zombie(me));
+    parents.observe(&Event::Zombie(me));
     out.clear();
-    parents.tick(3 * S + 500 * MS, &alive, &mut out);
+    parents.tick(3 * S + 500 * MS, &HOST, &mut out);
     assert!(
-        matches!(&out[..], [Record::LeakEnd(e)] if e.exited && e.outstanding == 1),
+        matches!(&out[..], [Event::LeakEnd(e)] if e.exited && e.outstanding == 1),
         "{out:?}"
     );
     parents.observe(&reap(zombie(20, 6, S), 5 * S));
-    parents.tick(6 * S, &alive, &mut out);
+    parents.tick(6 * S, &HOST, &mut out);
     let ranked = parents.ranked(6 * S);
     let six = ranked
         .iter()
@@ -144,10 +143,10 @@ fn exited_parents_stay_in_the_report_slowest_first() {
     // 70 parents, each reaps one child after (parent) ms, then exits and is forgotten.
     for parent in 1..=70u32 {
         let child = zombie(1000 + parent, parent, 0);
-        parents.observe(&Record::Zombie(child.clone()));
+        parents.observe(&Event::Zombie(child.clone()));
         parents.observe(&reap(child, parent as u64 * MS));
     }
-    parents.tick(S, &|_| false, &mut out);
+    parents.tick(S, &NOBODY_ALIVE, &mut out);
     assert_eq!(parents.tracked(), 0);
     let ranked = parents.ranked(S);
     assert_eq!(ranked.len(), EXITED_KEPT);
@@ -164,11 +163,11 @@ fn leaking_parents_rank_first() {
     let mut parents = Parents::new(S);
     let mut out = Vec::new();
     for i in 0..3u32 {
-        parents.observe(&Record::Zombie(zombie(100 + i, 5, 10 * S)));
+        parents.observe(&Event::Zombie(zombie(100 + i, 5, 10 * S)));
         parents.observe(&reap(zombie(100 + i, 5, 10 * S), 10 * S + MS));
     }
-    parents.observe(&Record::Zombie(zombie(200, 9, 0)));
-    parents.tick(10 * S, &alive, &mut out);
+    parents.observe(&Event::Zombie(zombie(200, 9, 0)));
+    parents.tick(10 * S, &HOST, &mut out);
     let ranked = parents.ranked(10 * S);
     assert_eq!(ranked[0].pid, 9);
     assert!(ranked[0].leaking.is_some());

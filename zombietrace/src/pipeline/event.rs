@@ -1,9 +1,13 @@
-//! What the tracker tells the outputs: lifecycle records, ready to print.
+//! The lifecycle events every consumer sees: a process became a zombie, was reaped, a parent
+//! started or stopped leaking, the kernel lost events.
 
-use crate::model::ExitStatus;
+use serde::Serialize;
+
+use crate::{diagnose::Diagnosis, sys::wait_status::WaitStatus};
 
 /// How a zombie was released.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReapKind {
     Wait4,
     Waitid,
@@ -36,11 +40,13 @@ impl ReapKind {
 }
 
 /// Who adopted and reaped a reparented zombie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReaperRole {
     /// PID 1 of the initial pid namespace.
     Init,
     /// PID 1 of a child pid namespace (a container's init).
+    #[serde(rename = "ns_init")]
     NamespaceInit,
     /// A PR_SET_CHILD_SUBREAPER process.
     Subreaper,
@@ -56,8 +62,32 @@ impl ReaperRole {
     }
 }
 
+/// The call that released a zombie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReapCall {
+    Wait4,
+    Waitid,
+    /// waitid(P_PIDFD, …).
+    WaitidPidfd,
+    /// None: the kernel released it in its own exit (the parent ignores SIGCHLD).
+    Autoreap,
+}
+
+impl ReapCall {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReapCall::Wait4 => "wait4",
+            ReapCall::Waitid => "waitid",
+            ReapCall::WaitidPidfd => "waitid_pidfd",
+            ReapCall::Autoreap => "autoreap",
+        }
+    }
+}
+
 /// Since when a zombie is known to be one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Since {
     /// The exact moment its exit was notified to its parent.
     Notified,
@@ -78,7 +108,7 @@ pub struct Zombie {
     pub parent_start_ns: Option<u64>,
     pub comm: String,
     pub parent_comm: String,
-    pub status: ExitStatus,
+    pub status: WaitStatus,
     /// Process start (CLOCK_MONOTONIC ns); None for zombies found in procfs.
     pub start_ns: Option<u64>,
     /// When it became a zombie (CLOCK_MONOTONIC ns).
@@ -96,8 +126,8 @@ pub struct Reap {
     pub reaper_pid: u32,
     pub reaper_comm: String,
     pub kind: ReapKind,
-    /// The wait call that reaped it ("wait4", "waitid", "waitid_pidfd"), or "autoreap".
-    pub call: Option<&'static str>,
+    /// The call that reaped it (None: no call was seen).
+    pub call: Option<ReapCall>,
     pub reaper_role: Option<ReaperRole>,
     /// The release time is only an upper bound (seen at the task's RCU-delayed free), or the
     /// zombie's own time was approximate.
@@ -105,9 +135,11 @@ pub struct Reap {
 }
 
 /// Why a parent counts as leaking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LeakReason {
     /// It holds a zombie older than `--leak-after`.
+    #[serde(rename = "old_zombie")]
     Old,
     /// Its count of unreaped zombies keeps growing.
     Growing,
@@ -122,26 +154,35 @@ impl LeakReason {
     }
 }
 
-/// A parent started leaking zombies.
-#[derive(Clone, Debug)]
+/// One of a leaking parent's oldest zombies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OldZombie {
+    pub pid: u32,
+    pub comm: String,
+    pub age_ns: u64,
+}
+
+/// A parent started leaking zombies: complete when made, diagnosis and verdict included.
+#[derive(Clone, Debug, Serialize)]
 pub struct Leak {
     pub ts_ns: u64,
     pub pid: u32,
+    /// Its name now (it may have exec'd since its children died), else when they died.
     pub comm: String,
     pub reason: LeakReason,
     pub outstanding: usize,
     pub oldest_age_ns: u64,
-    /// Its oldest zombies: (pid, comm, age).
-    pub oldest: Vec<(u32, String, u64)>,
+    /// Its oldest zombies, oldest first (at most 5).
+    pub oldest: Vec<OldZombie>,
     /// Unreaped zombies accumulated per minute.
     pub rate_per_min: f64,
     /// Why it is not reaping, from procfs (None when the process could not be read).
-    pub diagnosis: Option<crate::diagnose::Diagnosis>,
+    pub diagnosis: Option<Diagnosis>,
     pub verdict: Option<String>,
 }
 
 /// A leaking parent recovered (or went away).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LeakEnd {
     pub ts_ns: u64,
     pub pid: u32,
@@ -152,21 +193,20 @@ pub struct LeakEnd {
     pub exited: bool,
 }
 
+/// Events the kernel could not queue (its ring buffer was full) since the last report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    /// When the loss was noticed (CLOCK_MONOTONIC ns).
+    pub ts_ns: u64,
+    pub count: u64,
+    pub total: u64,
+}
+
 #[derive(Clone, Debug)]
-pub enum Record {
+pub enum Event {
     Zombie(Zombie),
     Reap(Reap),
-    /// Events the kernel could not queue since the last report.
-    Lost {
-        count: u64,
-        total: u64,
-    },
+    Lost(Lost),
     Leak(Box<Leak>),
     LeakEnd(LeakEnd),
-    /// Lines the output dropped since the last report because stdout did not keep up (an
-    /// output notice: the tracker and the statistics never see it).
-    Dropped {
-        count: u64,
-        total: u64,
-    },
 }

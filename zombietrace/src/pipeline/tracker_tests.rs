@@ -1,38 +1,28 @@
 use super::*;
-use crate::model::{ExitStatus, Freed, Reparent, ThreadExit, WaitReturn, ZombieExit};
+use crate::pipeline::{
+    kernel_event::{Freed, Reparent, ThreadExit, WaitReturn, ZombieExit},
+    test_host::HOST,
+};
+use crate::sys::wait_status::WaitStatus;
 
 const MS: u64 = 1_000_000;
 
 fn tracker() -> Tracker {
-    Tracker::new(
-        Filter::default(),
-        0,
-        Box::new(|pid| {
-            if pid == 1 {
-                ReaperRole::Init
-            } else {
-                ReaperRole::Subreaper
-            }
-        }),
-    )
+    Tracker::new(Filter::default(), 0)
 }
 
 fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
     ZombieExit {
         ts_ns,
         tgid,
-        tid: tgid,
         start_ns,
-        start_boottime_ns: start_ns,
         ppid,
         parent_start_ns: 1,
         orig_ppid: Some(ppid),
-        status: ExitStatus(0),
+        status: WaitStatus(0),
         autoreap: None,
         silent: false,
-        non_sigchld: false,
         nspids: vec![tgid],
-        parent_ns_level: 0,
         comm: format!("child{tgid}"),
         parent_comm: format!("parent{ppid}"),
     }
@@ -42,20 +32,19 @@ fn wait(reaper: u32, pid: u32, ts_ns: u64, call: Call) -> WaitReturn {
     WaitReturn {
         ts_ns,
         reaper_tgid: reaper,
-        reaper_tid: reaper,
         pid,
         ns_level: 0,
         call,
-        status: Some(ExitStatus(3 << 8)),
+        status: Some(WaitStatus(3 << 8)),
         comm: format!("parent{reaper}"),
     }
 }
 
-fn reaps(records: &[Record]) -> Vec<&Reap> {
+fn reaps(records: &[Event]) -> Vec<&Reap> {
     records
         .iter()
         .filter_map(|r| match r {
-            Record::Reap(reap) => Some(reap),
+            Event::Reap(reap) => Some(reap),
             _ => None,
         })
         .collect()
@@ -67,11 +56,13 @@ fn pairs_a_zombie_with_its_wait() {
     let mut out = Vec::new();
     t.handle(
         KernelEvent::Zombie(zombie(100, 7, 50, 1_000 * MS)),
+        &HOST,
         &mut out,
     );
-    assert!(matches!(&out[..], [Record::Zombie(z)] if z.pid == 100 && z.since == Since::Notified));
+    assert!(matches!(&out[..], [Event::Zombie(z)] if z.pid == 100 && z.since == Since::Notified));
     t.handle(
         KernelEvent::Wait(wait(50, 100, 1_300 * MS, Call::Wait4)),
+        &HOST,
         &mut out,
     );
     let reaps = reaps(&out);
@@ -81,7 +72,7 @@ fn pairs_a_zombie_with_its_wait() {
         (r.kind, r.zombie_ns, r.reaper_pid),
         (ReapKind::Wait4, 300 * MS, 50)
     );
-    assert_eq!(r.call, Some("wait4"));
+    assert_eq!(r.call, Some(ReapCall::Wait4));
     assert_eq!(
         r.zombie.status.exit_code(),
         Some(3),
@@ -96,11 +87,11 @@ fn pairs_a_zombie_with_its_wait() {
             ts_ns: 2_000 * MS,
             tgid: 100,
             start_ns: 7,
-            status: ExitStatus(0),
         }),
+        &HOST,
         &mut out,
     );
-    t.tick(3_000 * MS, &mut out);
+    t.tick(3_000 * MS, &HOST, &mut out);
     assert!(out.is_empty());
     assert_eq!(t.stats().reaps[&ReapKind::Wait4], 1);
 }
@@ -109,17 +100,22 @@ fn pairs_a_zombie_with_its_wait() {
 fn waitid_and_pidfd_are_waitid_reaps() {
     let mut t = tracker();
     let mut out = Vec::new();
-    t.handle(KernelEvent::Zombie(zombie(10, 1, 5, 0)), &mut out);
-    t.handle(KernelEvent::Zombie(zombie(11, 1, 5, 0)), &mut out);
-    t.handle(KernelEvent::Wait(wait(5, 10, 10, Call::Waitid)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(10, 1, 5, 0)), &HOST, &mut out);
+    t.handle(KernelEvent::Zombie(zombie(11, 1, 5, 0)), &HOST, &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(5, 10, 10, Call::Waitid)),
+        &HOST,
+        &mut out,
+    );
     t.handle(
         KernelEvent::Wait(wait(5, 11, 20, Call::WaitidPidfd)),
+        &HOST,
         &mut out,
     );
     let reaps = reaps(&out);
     assert_eq!(reaps[0].kind, ReapKind::Waitid);
     assert_eq!(reaps[1].kind, ReapKind::Waitid);
-    assert_eq!(reaps[1].call, Some("waitid_pidfd"));
+    assert_eq!(reaps[1].call, Some(ReapCall::WaitidPidfd));
 }
 
 #[test]
@@ -127,9 +123,9 @@ fn pid_reuse_never_joins_two_processes() {
     let mut t = tracker();
     let mut out = Vec::new();
     // Process A (pid 100, started at 7) becomes a zombie; its release is never seen.
-    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 10)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 10)), &HOST, &mut out);
     // Process B reuses pid 100 (started at 9) and becomes a zombie.
-    t.handle(KernelEvent::Zombie(zombie(100, 9, 60, 20)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(100, 9, 60, 20)), &HOST, &mut out);
     assert_eq!(t.stats().vanished, 1);
     // A's free (start 7) must not close B.
     t.handle(
@@ -137,16 +133,20 @@ fn pid_reuse_never_joins_two_processes() {
             ts_ns: 30,
             tgid: 100,
             start_ns: 7,
-            status: ExitStatus(0),
         }),
+        &HOST,
         &mut out,
     );
-    t.tick(u64::MAX / 2, &mut out);
+    t.tick(u64::MAX / 2, &HOST, &mut out);
     assert!(reaps(&out).is_empty());
     assert_eq!(t.outstanding().len(), 1);
     assert_eq!(t.outstanding()[0].ppid, 60);
     // B's wait pairs with B, measured from B's zombie time.
-    t.handle(KernelEvent::Wait(wait(60, 100, 120, Call::Wait4)), &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(60, 100, 120, Call::Wait4)),
+        &HOST,
+        &mut out,
+    );
     assert_eq!(reaps(&out)[0].zombie_ns, 100);
     assert_eq!(reaps(&out)[0].zombie.start_ns, Some(9));
 }
@@ -155,19 +155,19 @@ fn pid_reuse_never_joins_two_processes() {
 fn a_free_without_a_wait_closes_the_books_after_the_grace() {
     let mut t = tracker();
     let mut out = Vec::new();
-    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 0)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 0)), &HOST, &mut out);
     t.handle(
         KernelEvent::Free(Freed {
             ts_ns: 40 * MS,
             tgid: 100,
             start_ns: 7,
-            status: ExitStatus(0),
         }),
+        &HOST,
         &mut out,
     );
-    t.tick(40 * MS + FREE_GRACE_NS - 1, &mut out);
+    t.tick(40 * MS + FREE_GRACE_NS - 1, &HOST, &mut out);
     assert!(reaps(&out).is_empty(), "a wait may still be on its way");
-    t.tick(40 * MS + FREE_GRACE_NS, &mut out);
+    t.tick(40 * MS + FREE_GRACE_NS, &HOST, &mut out);
     let r = reaps(&out)[0];
     assert_eq!(
         (r.kind, r.approx, r.zombie_ns),
@@ -179,21 +179,22 @@ fn a_free_without_a_wait_closes_the_books_after_the_grace() {
 fn a_wait_arriving_after_the_free_still_wins() {
     let mut t = tracker();
     let mut out = Vec::new();
-    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 0)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 0)), &HOST, &mut out);
     t.handle(
         KernelEvent::Free(Freed {
             ts_ns: 5 * MS,
             tgid: 100,
             start_ns: 7,
-            status: ExitStatus(0),
         }),
+        &HOST,
         &mut out,
     );
     t.handle(
         KernelEvent::Wait(wait(50, 100, 4 * MS, Call::Wait4)),
+        &HOST,
         &mut out,
     );
-    t.tick(u64::MAX / 2, &mut out);
+    t.tick(u64::MAX / 2, &HOST, &mut out);
     let reaps = reaps(&out);
     assert_eq!(reaps.len(), 1);
     assert_eq!(
@@ -207,9 +208,9 @@ fn autoreap_is_reported_at_once() {
     let mut t = tracker();
     let mut out = Vec::new();
     let mut z = zombie(100, 7, 50, 10);
-    z.autoreap = Some(crate::model::Autoreap::Ignored);
+    z.autoreap = Some(crate::pipeline::kernel_event::Autoreap::Ignored);
     z.silent = true;
-    t.handle(KernelEvent::Zombie(z), &mut out);
+    t.handle(KernelEvent::Zombie(z), &HOST, &mut out);
     let r = reaps(&out)[0];
     assert_eq!(
         (r.kind, r.zombie_ns, r.reaper_pid, r.approx),
@@ -222,29 +223,32 @@ fn autoreap_is_reported_at_once() {
 fn orphaned_zombie_reaped_by_a_subreaper_is_reparented() {
     let mut t = tracker();
     let mut out = Vec::new();
-    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 10)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(100, 7, 50, 10)), &HOST, &mut out);
     // The parent exits: its zombie child is handed to subreaper 40.
-    t.handle(KernelEvent::Zombie(zombie(50, 3, 40, 20)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(50, 3, 40, 20)), &HOST, &mut out);
     t.handle(
         KernelEvent::Reparent(Reparent {
             ts_ns: 20,
             old_ppid: 50,
             new_ppid: 40,
-            new_parent_start_ns: 1,
             ns_pid: 100,
             new_parent_ns_level: 0,
-            status: ExitStatus(0),
             autoreap: None,
             new_parent_comm: "reaper".into(),
         }),
+        &HOST,
         &mut out,
     );
-    t.handle(KernelEvent::Wait(wait(40, 100, 110, Call::Wait4)), &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(40, 100, 110, Call::Wait4)),
+        &HOST,
+        &mut out,
+    );
     let r = reaps(&out)[0];
     assert_eq!(r.kind, ReapKind::Reparented);
     assert_eq!(r.reaper_role, Some(ReaperRole::Subreaper));
     assert_eq!((r.reaper_pid, r.zombie.ppid, r.zombie_ns), (40, 40, 100));
-    assert_eq!(r.call, Some("wait4"));
+    assert_eq!(r.call, Some(ReapCall::Wait4));
 }
 
 #[test]
@@ -253,17 +257,17 @@ fn child_adopted_before_it_died_is_reparented() {
     let mut out = Vec::new();
     let mut z = zombie(100, 7, 1, 10);
     z.orig_ppid = Some(50); // forked by 50, which exited first
-    t.handle(KernelEvent::Zombie(z), &mut out);
+    t.handle(KernelEvent::Zombie(z), &HOST, &mut out);
     t.handle(
         KernelEvent::Free(Freed {
             ts_ns: 2_000 * MS,
             tgid: 100,
             start_ns: 7,
-            status: ExitStatus(0),
         }),
+        &HOST,
         &mut out,
     );
-    t.tick(3_000 * MS, &mut out);
+    t.tick(3_000 * MS, &HOST, &mut out);
     let r = reaps(&out)[0];
     assert_eq!(
         (r.kind, r.reaper_role, r.approx),
@@ -277,11 +281,11 @@ fn waits_inside_a_pid_namespace_name_the_namespace_pid() {
     let mut out = Vec::new();
     let mut z = zombie(5000, 7, 4000, 10);
     z.nspids = vec![5000, 3];
-    t.handle(KernelEvent::Zombie(z), &mut out);
-    assert!(matches!(&out[0], Record::Zombie(z) if z.nspid == Some(3)));
+    t.handle(KernelEvent::Zombie(z), &HOST, &mut out);
+    assert!(matches!(&out[0], Event::Zombie(z) if z.nspid == Some(3)));
     let mut w = wait(4000, 3, 50, Call::Waitid);
     w.ns_level = 1;
-    t.handle(KernelEvent::Wait(w), &mut out);
+    t.handle(KernelEvent::Wait(w), &HOST, &mut out);
     let r = reaps(&out)[0];
     assert_eq!(
         (r.zombie.pid, r.kind, r.zombie_ns),
@@ -293,30 +297,39 @@ fn waits_inside_a_pid_namespace_name_the_namespace_pid() {
 fn unknown_waits_are_counted() {
     let mut t = tracker();
     let mut out = Vec::new();
-    t.handle(KernelEvent::Wait(wait(1, 99, 5, Call::Wait4)), &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(1, 99, 5, Call::Wait4)),
+        &HOST,
+        &mut out,
+    );
     assert!(out.is_empty());
     assert_eq!(t.stats().unmatched_waits, 1);
 }
 
 #[test]
 fn min_zombie_announces_only_long_waiters() {
-    let mut t = Tracker::new(Filter::default(), 100 * MS, Box::new(|_| ReaperRole::Init));
+    let mut t = Tracker::new(Filter::default(), 100 * MS);
     let mut out = Vec::new();
-    t.handle(KernelEvent::Zombie(zombie(1, 1, 9, 0)), &mut out);
-    t.handle(KernelEvent::Zombie(zombie(2, 1, 9, 10 * MS)), &mut out);
+    t.handle(KernelEvent::Zombie(zombie(1, 1, 9, 0)), &HOST, &mut out);
+    t.handle(
+        KernelEvent::Zombie(zombie(2, 1, 9, 10 * MS)),
+        &HOST,
+        &mut out,
+    );
     assert!(out.is_empty());
     t.handle(
         KernelEvent::Wait(wait(9, 2, 20 * MS, Call::Wait4)),
+        &HOST,
         &mut out,
     );
     out.clear();
-    t.tick(105 * MS, &mut out);
+    t.tick(105 * MS, &HOST, &mut out);
     assert!(
-        matches!(&out[..], [Record::Zombie(z)] if z.pid == 1),
+        matches!(&out[..], [Event::Zombie(z)] if z.pid == 1),
         "{out:?}"
     );
     out.clear();
-    t.tick(200 * MS, &mut out);
+    t.tick(200 * MS, &HOST, &mut out);
     assert!(out.is_empty(), "announced once");
 }
 
@@ -332,9 +345,10 @@ fn existing_zombies_are_adopted_with_unknown_age() {
         parent_comm: "leaker".into(),
     };
     t.adopt(existing, 1_000, &mut out);
-    assert!(matches!(&out[..], [Record::Zombie(z)] if z.since == Since::TracingStart));
+    assert!(matches!(&out[..], [Event::Zombie(z)] if z.since == Since::TracingStart));
     t.handle(
         KernelEvent::Wait(wait(70, 77, 5_000, Call::Wait4)),
+        &HOST,
         &mut out,
     );
     let r = reaps(&out)[0];
@@ -350,10 +364,10 @@ fn threads_are_reported_with_threads() {
         ts_ns: 5,
         tgid: 10,
         tid: 12,
-        status: ExitStatus(0),
+        status: WaitStatus(0),
         comm: "worker".into(),
     };
-    t.handle(KernelEvent::ThreadExit(exit), &mut out);
+    t.handle(KernelEvent::ThreadExit(exit), &HOST, &mut out);
     let r = reaps(&out)[0];
     assert_eq!(
         (r.kind, r.zombie.pid, r.reaper_pid, r.zombie_ns),

@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::{
-    histogram::Histogram,
-    record::{Leak, LeakEnd, LeakReason, ReapKind, Record},
+use super::{
+    Host,
+    event::{Event, Leak, LeakEnd, LeakReason, OldZombie, ReapKind},
 };
+use crate::{diagnose, histogram::Histogram};
 
 /// How often the outstanding counts are sampled to tell a growing backlog.
 const SAMPLE_EVERY_NS: u64 = 1_000_000_000;
@@ -17,7 +18,7 @@ const GROWING_SAMPLES: usize = 3;
 /// leaked first, then the slowest reapers (p99 zombie time), then the busiest.
 const EXITED_KEPT: usize = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParentKey {
     pub pid: u32,
     /// Start time (CLOCK_MONOTONIC ns); 0 when unknown (zombies found in procfs).
@@ -81,7 +82,7 @@ impl Parent {
 
 pub struct Parents {
     leak_after_ns: u64,
-    parents: HashMap<ParentKey, Parent>,
+    parents: BTreeMap<ParentKey, Parent>,
     /// Which parent each outstanding zombie counts against (its parent when it died, even if
     /// it is later handed to a new one).
     owner: HashMap<u32, ParentKey>,
@@ -94,7 +95,7 @@ impl Parents {
     pub fn new(leak_after_ns: u64) -> Self {
         Parents {
             leak_after_ns,
-            parents: HashMap::new(),
+            parents: BTreeMap::new(),
             owner: HashMap::new(),
             exited: Vec::new(),
             all: Histogram::default(),
@@ -107,9 +108,10 @@ impl Parents {
         &self.all
     }
 
-    pub fn observe(&mut self, record: &Record) {
-        match record {
-            Record::Zombie(z) => {
+    /// Counts a lifecycle event.
+    pub fn observe(&mut self, event: &Event) {
+        match event {
+            Event::Zombie(z) => {
                 let key = ParentKey {
                     pid: z.ppid,
                     start_ns: z.parent_start_ns.unwrap_or(0),
@@ -133,7 +135,7 @@ impl Parents {
                     }
                 }
             }
-            Record::Reap(r) => {
+            Event::Reap(r) => {
                 self.all.record(r.zombie_ns);
                 let Some(key) = self.owner.remove(&r.zombie.pid) else {
                     return;
@@ -151,9 +153,10 @@ impl Parents {
 
     /// Leak detection at CLOCK_MONOTONIC `now_ns`: `leak` when a parent holds a zombie older
     /// than the threshold or its backlog keeps growing, `leak_end` when it recovers or exits.
-    /// `alive(pid)` tells whether a parent with nothing outstanding still exists (else it is
-    /// forgotten, keeping memory bounded).
-    pub fn tick(&mut self, now_ns: u64, alive: &dyn Fn(u32) -> bool, out: &mut Vec<Record>) {
+    /// `host` diagnoses a parent that starts leaking (its leak is complete when made), and tells
+    /// whether a parent with nothing outstanding still exists (else it is forgotten, keeping
+    /// memory bounded).
+    pub fn tick(&mut self, now_ns: u64, host: &dyn Host, out: &mut Vec<Event>) {
         let sample = now_ns >= self.last_sample_ns + SAMPLE_EVERY_NS;
         if sample {
             self.last_sample_ns = now_ns;
@@ -181,12 +184,12 @@ impl Parents {
             {
                 p.leaking = Some((now_ns, reason));
                 p.leaks += 1;
-                out.push(Record::Leak(Box::new(leak(p, reason, now_ns))));
+                out.push(Event::Leak(Box::new(leak(p, reason, now_ns, host))));
             } else if let Some((since, _)) = p.leaking
                 && (p.exited || reason.is_none())
             {
                 p.leaking = None;
-                out.push(Record::LeakEnd(LeakEnd {
+                out.push(Event::LeakEnd(LeakEnd {
                     ts_ns: now_ns,
                     pid: p.pid,
                     comm: p.comm.clone(),
@@ -197,7 +200,7 @@ impl Parents {
             }
             if p.outstanding.is_empty()
                 && p.leaking.is_none()
-                && (p.exited || (sample && !alive(p.pid)))
+                && (p.exited || (sample && !host.alive(p.pid)))
             {
                 forget.push(*key);
             }
@@ -216,14 +219,6 @@ impl Parents {
         }
     }
 
-    /// Records what the diagnosis at leak time found: its current name and the verdict.
-    pub fn set_verdict(&mut self, pid: u32, comm: &str, verdict: String) {
-        for p in self.parents.values_mut().filter(|p| p.pid == pid) {
-            p.comm = comm.to_string();
-            p.verdict = Some(verdict.clone());
-        }
-    }
-
     /// Parents ranked by severity: live ones, and the exited ones kept (see `EXITED_KEPT`).
     pub fn ranked(&self, now_ns: u64) -> Vec<&Parent> {
         let mut all: Vec<&Parent> = self.parents.values().chain(&self.exited).collect();
@@ -237,15 +232,26 @@ impl Parents {
     }
 }
 
-fn leak(p: &Parent, reason: LeakReason, now_ns: u64) -> Leak {
-    let mut oldest: Vec<(u32, String, u64)> = p
+/// The leak event for `p`, diagnosed now; `p` takes the name it has now and the verdict.
+fn leak(p: &mut Parent, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Leak {
+    let mut oldest: Vec<OldZombie> = p
         .outstanding
         .iter()
-        .map(|(pid, (comm, ts))| (*pid, comm.clone(), now_ns.saturating_sub(*ts)))
+        .map(|(&pid, (comm, ts))| OldZombie {
+            pid,
+            comm: comm.clone(),
+            age_ns: now_ns.saturating_sub(*ts),
+        })
         .collect();
-    oldest.sort_by_key(|(pid, _, age)| (std::cmp::Reverse(*age), *pid));
-    let oldest_age_ns = oldest.first().map_or(0, |o| o.2);
+    oldest.sort_by_key(|o| (std::cmp::Reverse(o.age_ns), o.pid));
+    let oldest_age_ns = oldest.first().map_or(0, |o| o.age_ns);
     oldest.truncate(5);
+    let diagnosis = host.diagnose(p.pid).ok();
+    if let Some(d) = &diagnosis {
+        // Named as it is now (it may have exec'd since its children died).
+        p.comm = d.comm.clone();
+        p.verdict = Some(diagnose::verdict(d, p.outstanding.len(), oldest_age_ns));
+    }
     Leak {
         ts_ns: now_ns,
         pid: p.pid,
@@ -255,8 +261,8 @@ fn leak(p: &Parent, reason: LeakReason, now_ns: u64) -> Leak {
         oldest_age_ns,
         oldest,
         rate_per_min: p.rate_per_min(now_ns),
-        diagnosis: None,
-        verdict: None,
+        verdict: diagnosis.as_ref().and(p.verdict.clone()),
+        diagnosis,
     }
 }
 

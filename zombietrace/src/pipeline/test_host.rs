@@ -1,0 +1,43 @@
+//! A `Host` for unit tests: PID 1 is init, every other reaper a subreaper, every pid alive,
+//! no process readable.
+
+use super::{Host, event::ReaperRole};
+use crate::{diagnose::Diagnosis, sys::proc::ProcError};
+
+pub struct TestHost {
+    pub role: fn(u32) -> ReaperRole,
+    pub alive: bool,
+}
+
+fn init_or_subreaper(pid: u32) -> ReaperRole {
+    if pid == 1 {
+        ReaperRole::Init
+    } else {
+        ReaperRole::Subreaper
+    }
+}
+
+pub const HOST: TestHost = TestHost {
+    role: init_or_subreaper,
+    alive: true,
+};
+
+/// No parent is alive (they are forgotten once they have nothing outstanding).
+pub const NOBODY_ALIVE: TestHost = TestHost {
+    role: init_or_subreaper,
+    alive: false,
+};
+
+impl Host for TestHost {
+    fn role(&self, pid: u32) -> ReaperRole {
+        (self.role)(pid)
+    }
+
+    fn alive(&self, _: u32) -> bool {
+        self.alive
+    }
+
+    fn diagnose(&self, pid: u32) -> Result<Diagnosis, ProcError> {
+        Err(ProcError::Gone(pid))
+    }
+}
