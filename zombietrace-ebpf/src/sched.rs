@@ -1,6 +1,8 @@
 //! sched_process_{fork,exit,free}: who forked whom, exits that notify nobody, and the final free.
 
-use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
+};
 use aya_log_ebpf::warn;
 use zombietrace_common::{FreeEvent, ThreadExitEvent, kind, setting, zflag};
 
@@ -45,7 +47,9 @@ fn try_sched_process_exit(ctx: &RawTracePointContext) -> Result<(), i32> {
     // Only args[0] (the task): kernels before 6.16 have no second argument, and reading one
     // would make the attach fail there.
     let task = Task(ctx.arg::<*const u8>(0));
-    let (tid, tgid) = task.pid_tgid()?;
+    // The exiting task is the current one (do_exit): the helper gives its ids without a read.
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     if tid != tgid && setting!(flags) & setting::THREADS != 0 {
         emit(&ThreadExitEvent {
             ts_ns: now(),

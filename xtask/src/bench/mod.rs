@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: zombietrace's cost against exitsnoop and bpftrace (issue 6).
+//! `cargo xtask bench`: zombietrace's cost against exitsnoop and bpftrace.
 //!
 //! As root: installs the peers if missing, builds the release binary, then measures
 //! - throughput, interleaved A B A B … A (untraced, traced, untraced …; each traced run against

@@ -22,6 +22,16 @@ const RAW_TRACEPOINTS: [&str; 4] = [
 ];
 const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "sys_exit_waitid"];
 
+/// The programs among `names` that no attach list above names: each would load and never run.
+fn unattached<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut missing: Vec<&str> = names
+        .into_iter()
+        .filter(|n| !RAW_TRACEPOINTS.contains(n) && !SYSCALL_TRACEPOINTS.contains(n))
+        .collect();
+    missing.sort_unstable();
+    missing
+}
+
 pub struct Probes {
     /// Keeps the programs loaded and attached; `None` once detached.
     ebpf: Option<Ebpf>,
@@ -105,6 +115,13 @@ impl Probes {
             .context("loading the eBPF programs")?;
 
         seed_parents(&mut ebpf, settings.task_slots, first_parents)?;
+        let missing = unattached(ebpf.programs().map(|(name, _)| name));
+        if !missing.is_empty() {
+            bail!(
+                "kernel programs {} are in the object but in no attach list",
+                missing.join(", ")
+            );
+        }
 
         let mut attached = 0;
         for name in RAW_TRACEPOINTS {
@@ -184,4 +201,32 @@ fn raise_memlock_limit() {
     };
     // Failure only matters on old kernels, where the load then reports the real error.
     let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every program in the embedded object is in an attach list, and every name in the lists
+    /// is a program: a program added to `zombietrace-ebpf` and forgotten here fails this test.
+    #[test]
+    fn every_program_is_attached() {
+        assert!(
+            !OBJECT.is_empty(),
+            "this build carries no eBPF object (AYA_BUILD_SKIP): the check cannot run"
+        );
+        let object = aya_obj::Object::parse(OBJECT).expect("the embedded object parses");
+        let names: Vec<&str> = object.programs.keys().map(String::as_str).collect();
+        assert_eq!(unattached(names.iter().copied()), Vec::<&str>::new());
+        for listed in RAW_TRACEPOINTS.iter().chain(&SYSCALL_TRACEPOINTS) {
+            assert!(
+                names.contains(listed),
+                "{listed} is listed but not in the object"
+            );
+        }
+        assert_eq!(
+            unattached(["sched_process_fork", "new_probe"]),
+            vec!["new_probe"]
+        );
+    }
 }

@@ -331,28 +331,4 @@ print fmt: \"comm=%s pid=%d prio=%d\", __get_str(comm), REC->pid, REC->prio
             "{err}"
         );
     }
-
-    #[test]
-    fn live_tracefs() {
-        // Mounts tracefs if needed (the suite runs as root), rather than skipping.
-        let root = ensure_mounted().expect("tracefs");
-        let root = root.as_path();
-        let fmt = read_format(root, "sched", "sched_process_exit").unwrap();
-        assert_eq!(fmt.name, "sched_process_exit");
-        assert!(fmt.id > 0);
-        assert_eq!(fmt.field("common_type").unwrap().offset, 0);
-        assert_eq!(fmt.field("pid").unwrap().size, 4);
-        let err = read_format(root, "sched", "sched_nope")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("sched/sched_nope") && err.contains("no such tracepoint"),
-            "{err}"
-        );
-        if root.join("events/syscalls").is_dir() {
-            let fmt = read_format(root, "syscalls", "sys_exit_wait4").unwrap();
-            assert_eq!(fmt.field("ret").unwrap().size, 8);
-        }
-        assert_eq!(ensure_mounted().unwrap(), root);
-    }
 }
