@@ -110,8 +110,7 @@ fn num(v: &Value) -> u64 {
 
 /// Replays the fixture through the pipeline as `zombietrace <args>` would run it.
 fn replay(json: bool, report: bool) -> Vec<u8> {
-    let text = std::fs::read_to_string(dir().join("fixture.jsonl")).unwrap();
-    let lines: Vec<Value> = text
+    let lines: Vec<Value> = FIXTURE
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
