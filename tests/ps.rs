@@ -332,3 +332,32 @@ fn container_init_that_never_reaps() {
     assert!(v.contains("a container init"), "{v}");
     assert!(v.contains("tini"), "{v}");
 }
+
+#[test]
+fn names_that_are_not_utf8_are_listed_escaped() {
+    // Two zombies named with bytes that are not UTF-8, and a control character besides.
+    let s = Spawner::start(&[
+        "never",
+        "--children",
+        "2",
+        "--child-name",
+        "\\xff\\xfe\\e[2Jzz",
+    ]);
+    let doc = ps_json(None);
+    let p = check_listed(&doc, &s);
+    for z in p["zombies"].as_array().unwrap() {
+        assert_eq!(z["comm"], "\\xff\\xfe\u{1b}[2Jzz", "{z}");
+    }
+    // Text: listed, escaped, and nothing raw reaches the terminal.
+    let out = Command::new(BIN).arg("ps").output().expect("run ps");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("text output is UTF-8");
+    assert!(!text.contains('\u{1b}'), "a raw ESC in:\n{text}");
+    for kid in s.children() {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&kid.to_string()))
+            .unwrap_or_else(|| panic!("zombie {kid} not listed:\n{text}"));
+        assert!(line.contains("\\xff\\xfe\\x1b[2Jzz"), "{line}");
+    }
+}

@@ -4,10 +4,15 @@
 //!
 //! To add an output: implement `Consumer` in a file of its own and add it in [`consumers`].
 
+pub mod escape;
 pub mod json;
 pub mod lines;
 pub mod sink;
 pub mod text;
+
+#[cfg(test)]
+#[path = "props_tests.rs"]
+pub mod props_tests;
 
 use std::io::{self, Write};
 

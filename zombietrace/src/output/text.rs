@@ -2,7 +2,10 @@
 
 use std::io::{self, Write};
 
-use super::Format;
+use super::{
+    Format,
+    escape::{cell, escape},
+};
 use crate::{
     clock::WallClock,
     duration::format_ns,
@@ -38,6 +41,7 @@ impl Text {
     }
 }
 
+/// `comm[pid]`, unescaped: the caller escapes it with the rest of its cell.
 fn who(comm: &str, pid: u32) -> String {
     format!("{comm}[{pid}]")
 }
@@ -88,12 +92,12 @@ impl Format for Text {
                     Since::Notified => "",
                 };
                 let line = format!(
-                    "{:<12} {:<6} {:>7} {:>7} {:<15} {:<14} {:>9}  {:<22} {}",
+                    "{:<12} {:<6} {:>7} {:>7} {} {:<14} {:>9}  {:<22} {}",
                     self.clock.time_of_day(z.ts_ns),
                     "zombie",
                     z.pid,
                     z.ppid,
-                    z.comm,
+                    cell(&z.comm, 15),
                     status(z),
                     zombie_col,
                     "",
@@ -110,15 +114,15 @@ impl Format for Text {
                 }
                 writeln!(
                     out,
-                    "{:<12} {:<6} {:>7} {:>7} {:<15} {:<14} {:>9}  {:<22} {}{}",
+                    "{:<12} {:<6} {:>7} {:>7} {} {:<14} {:>9}  {} {}{}",
                     self.clock.time_of_day(r.ts_ns),
                     "reap",
                     r.zombie.pid,
                     r.zombie.ppid,
-                    r.zombie.comm,
+                    cell(&r.zombie.comm, 15),
                     status(&r.zombie),
                     dur,
-                    who(&r.reaper_comm, r.reaper_pid),
+                    cell(&who(&r.reaper_comm, r.reaper_pid), 22),
                     how(r),
                     nspid_note(&r.zombie),
                 )
@@ -127,12 +131,12 @@ impl Format for Text {
                 let oldest: Vec<String> = l.oldest.iter().map(|o| o.pid.to_string()).collect();
                 writeln!(
                     out,
-                    "{:<12} {:<6} {:>7} {:>7} {:<15} {} zombies, oldest {}, {:.1}/min ({}; oldest: {})",
+                    "{:<12} {:<6} {:>7} {:>7} {} {} zombies, oldest {}, {:.1}/min ({}; oldest: {})",
                     self.clock.time_of_day(l.ts_ns),
                     "leak",
                     l.pid,
                     "-",
-                    l.comm,
+                    cell(&l.comm, 15),
                     l.outstanding,
                     format_ns(l.oldest_age_ns),
                     l.rate_per_min,
@@ -143,18 +147,18 @@ impl Format for Text {
                     oldest.join(" "),
                 )?;
                 if let Some(verdict) = &l.verdict {
-                    writeln!(out, "{:<12} {:<6} why: {verdict}", "", "")?;
+                    writeln!(out, "{:<12} {:<6} why: {}", "", "", escape(verdict))?;
                 }
                 Ok(())
             }
             Event::LeakEnd(e) => writeln!(
                 out,
-                "{:<12} {:<6} {:>7} {:>7} {:<15} {} after {}, {} zombies left",
+                "{:<12} {:<6} {:>7} {:>7} {} {} after {}, {} zombies left",
                 self.clock.time_of_day(e.ts_ns),
                 "ok",
                 e.pid,
                 "-",
-                e.comm,
+                cell(&e.comm, 15),
                 if e.exited { "exited" } else { "caught up" },
                 format_ns(e.leaked_for_ns),
                 e.outstanding,
@@ -235,12 +239,12 @@ impl Format for Text {
             for z in s.outstanding.iter().take(20) {
                 writeln!(
                     out,
-                    "    {:>7} {:<15} for {}{}  parent {}",
+                    "    {:>7} {} for {}{}  parent {}",
                     z.pid,
-                    z.comm,
+                    cell(&z.comm, 15),
                     if z.at_least { "at least " } else { "" },
                     format_ns(z.age_ns),
-                    who(&z.parent_comm, z.ppid)
+                    escape(&who(&z.parent_comm, z.ppid))
                 )?;
             }
             if s.outstanding.len() > 20 {
@@ -283,9 +287,9 @@ fn parents(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         };
         writeln!(
             out,
-            "    {:>7} {:<15} {:>5} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8}  {}{flags}",
+            "    {:>7} {} {:>5} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8}  {}{flags}",
             p.pid,
-            p.comm,
+            cell(&p.comm, 15),
             p.outstanding,
             if p.outstanding > 0 {
                 format_ns(p.oldest_age_ns)
@@ -300,7 +304,7 @@ fn parents(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             kinds.join(", "),
         )?;
         if let Some(verdict) = &p.verdict {
-            writeln!(out, "            why: {verdict}")?;
+            writeln!(out, "            why: {}", escape(verdict))?;
         }
     }
     Ok(())

@@ -7,7 +7,10 @@ use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
 use super::{Defunct, Holder, Listing};
-use crate::duration::format_ns;
+use crate::{
+    duration::format_ns,
+    output::escape::{cell, cut, escape},
+};
 
 /// Zombies listed per parent in text (JSON lists all).
 const TEXT_ZOMBIES: usize = 10;
@@ -130,20 +133,20 @@ fn parent_text(out: &mut String, p: &Holder) {
             let login = f
                 .login_user
                 .as_ref()
-                .map(|l| format!(" (login {l})"))
+                .map(|l| format!(" (login {})", escape(l)))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "parent {}  {}  user {}{login}  {count}, oldest {oldest}",
                 d.pid,
-                printable(&d.comm, 16),
-                d.user
+                escape(&d.comm),
+                escape(&d.user)
             );
             if !d.cmdline.is_empty() {
-                row(out, "cmdline", &printable(&d.cmdline, CMDLINE));
+                row(out, "cmdline", &cut(&d.cmdline, CMDLINE));
             }
             let wchan = match (&d.wchan, d.state) {
-                (Some(w), _) => format!(" in {w}"),
+                (Some(w), _) => format!(" in {}", escape(w)),
                 (None, 'S' | 'D') => " (where: unknown)".to_string(),
                 _ => String::new(),
             };
@@ -153,7 +156,7 @@ fn parent_text(out: &mut String, p: &Holder) {
                 &format!(
                     "{} ({}){wchan}, {}, started {} ago",
                     d.state,
-                    d.state_text,
+                    escape(&d.state_text),
                     plural(d.threads as usize, "thread"),
                     format_ns(d.age_ns)
                 ),
@@ -173,7 +176,7 @@ fn parent_text(out: &mut String, p: &Holder) {
                 row(out, "traced", &format!("yes{by}"));
             }
             if let Some(c) = &d.cgroup {
-                row(out, "cgroup", c);
+                row(out, "cgroup", &escape(c));
             }
             if let Some(n) = d.nspid {
                 let what = if d.ns_init {
@@ -185,7 +188,12 @@ fn parent_text(out: &mut String, p: &Holder) {
             }
         }
         Err(e) => {
-            let _ = writeln!(out, "parent {}  ({e})  {count}, oldest {oldest}", p.pid);
+            let _ = writeln!(
+                out,
+                "parent {}  ({})  {count}, oldest {oldest}",
+                p.pid,
+                escape(e)
+            );
         }
     }
     let _ = writeln!(
@@ -206,8 +214,9 @@ fn parent_text(out: &mut String, p: &Holder) {
             Some(w) if w.signal().is_some() => format!("signal {}", w.signal().unwrap_or(0)),
             _ => "unknown".to_string(),
         };
-        let comm = printable(&z.comm, 16);
-        let _ = writeln!(out, "  {:<9}{:<9}{comm:<17}{age:<15}{exit}", "", z.pid);
+        // Never cut: a name is at most 15 bytes, and all of it may matter.
+        let comm = cell(&z.comm, 16);
+        let _ = writeln!(out, "  {:<9}{:<9}{comm} {age:<15}{exit}", "", z.pid);
     }
     if p.zombies.len() > TEXT_ZOMBIES {
         let _ = writeln!(
@@ -217,27 +226,10 @@ fn parent_text(out: &mut String, p: &Holder) {
             p.zombies.len() - TEXT_ZOMBIES
         );
     }
-    for (i, line) in wrap(&p.verdict, WIDTH - 11).iter().enumerate() {
+    for (i, line) in wrap(&escape(&p.verdict), WIDTH - 11).iter().enumerate() {
         let key = if i == 0 { "why" } else { "" };
         let _ = writeln!(out, "  {key:<9}{line}");
     }
-}
-
-/// Control characters escaped (a command line may hold newlines), cut to `max` characters.
-fn printable(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -278,11 +270,86 @@ mod tests {
         assert_eq!(wrap("abcdefgh ij", 4), vec!["abcdefgh", "ij"]);
     }
 
-    #[test]
-    fn escapes_and_cuts() {
-        assert_eq!(printable("a\nb\tc", 10), "a\\nb\\tc");
-        assert_eq!(printable("abcdef", 3), "abc…");
-        assert_eq!(printable("abc", 3), "abc");
+    use proptest::prelude::*;
+
+    use crate::{
+        diagnose::{Diagnosis, Facts, Sigchld},
+        output::props_tests::{name, raw_controls},
+        sys::wait_status::WaitStatus,
+    };
+
+    fn listing(names: &[String; 6]) -> Listing {
+        let [a, b, c, d, e, f] = names.clone();
+        let diagnosis = Diagnosis {
+            pid: 40,
+            comm: a.clone(),
+            cmdline: b,
+            user: c.clone(),
+            state: 'S',
+            state_text: "sleeping".into(),
+            wchan: Some(d.clone()),
+            threads: 2,
+            age_ns: 1,
+            sigchld: Sigchld::Caught,
+            sigchld_blocked: true,
+            traced: true,
+            cgroup: Some(e.clone()),
+            ns_init: true,
+            nspid: Some(1),
+        };
+        let verdict = crate::diagnose::verdict(&diagnosis, 1, 5);
+        let defunct = |comm: String| Defunct {
+            pid: 41,
+            comm,
+            ppid: 40,
+            nspid: Some(2),
+            age_upper_bound_ns: 9,
+            zombie_ns: Some(3),
+            wait_status: Some(WaitStatus(9)),
+            cpu: None,
+            exec_start: None,
+        };
+        Listing {
+            parents: vec![
+                Holder {
+                    pid: 40,
+                    facts: Ok(Facts {
+                        diagnosis,
+                        ppid: 1,
+                        tracer_pid: Some(7),
+                        blocked_threads: 1,
+                        login_user: Some(f.clone()),
+                    }),
+                    zombies: vec![defunct(a), defunct(f.clone())],
+                    verdict,
+                },
+                Holder {
+                    pid: 50,
+                    facts: Err(d),
+                    zombies: vec![defunct(e)],
+                    verdict: f,
+                },
+            ],
+            zombies: 3,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn ps_text_holds_no_raw_controls(names in prop::array::uniform6(name())) {
+            let out = text(&listing(&names));
+            prop_assert!(raw_controls(&out).is_empty(), "{:?}", out);
+            prop_assert!(!out.lines().any(|l| l.starts_with("FAKE")), "{:?}", out);
+        }
+
+        #[test]
+        fn ps_json_is_one_valid_document(names in prop::array::uniform6(name())) {
+            let out = json(&listing(&names));
+            let v: Value = serde_json::from_str(&out).expect("valid JSON");
+            prop_assert_eq!(v["parents"][0]["comm"].as_str(), Some(names[0].as_str()));
+        }
     }
 
     #[test]

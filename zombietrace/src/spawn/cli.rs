@@ -72,6 +72,30 @@ pub struct FateArgs {
     /// Each child allocates and touches this many MiB of heap before it ends.
     #[arg(long, value_name = "MIB", default_value_t = 0)]
     pub touch_mib: u32,
+    /// Each child renames itself to NAME (prctl PR_SET_NAME, at most 15 bytes) before it ends:
+    /// `\xNN`, `\e`, `\a`, `\n`, `\t`, `\\` give any byte, e.g. '\xff\xfe' (not UTF-8) or
+    /// '\e[2J\a\nFAKE' (a hostile name), to see how zombietrace shows it.
+    #[arg(long, value_name = "NAME", value_parser = parse_child_name)]
+    pub child_name: Option<[u8; 16]>,
+}
+
+/// A command name from its escaped form: at most 15 bytes, no NUL.
+fn parse_child_name(text: &str) -> Result<[u8; 16], String> {
+    let bytes = crate::sys::text::unescape(text)?;
+    if bytes.len() > 15 || bytes.contains(&0) {
+        return Err(format!(
+            "`{text}` is {} bytes{}: a command name holds at most 15, none of them NUL",
+            bytes.len(),
+            if bytes.contains(&0) {
+                " with a NUL"
+            } else {
+                ""
+            }
+        ));
+    }
+    let mut name = [0; 16];
+    name[..bytes.len()].copy_from_slice(&bytes);
+    Ok(name)
 }
 
 impl FateArgs {
@@ -80,6 +104,7 @@ impl FateArgs {
             exit_code: self.exit_code as i32,
             kill_with: self.kill_with,
             touch_mib: self.touch_mib,
+            name: self.child_name,
         }
     }
 }

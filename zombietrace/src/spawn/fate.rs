@@ -9,6 +9,8 @@ pub struct Fate {
     pub exit_code: i32,
     pub kill_with: Option<i32>,
     pub touch_mib: u32,
+    /// The command name it takes before it ends (NUL-terminated).
+    pub name: Option<[u8; 16]>,
 }
 
 impl Fate {
@@ -34,6 +36,10 @@ impl Fate {
 
     /// Ends the whole process as asked (no touching), stamping its last clock reading first.
     pub fn finish(&self) -> ! {
+        if let Some(name) = &self.name {
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+        }
         super::exit_stamp::stamp();
         if let Some(sig) = self.kill_with {
             raise_default(sig);
