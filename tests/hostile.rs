@@ -90,3 +90,47 @@ fn a_hostile_name_is_valid_json() {
     let reap = tracer.reap_of(pid, Duration::from_secs(20));
     assert_eq!(reap["comm"], "\u{1b}[2J\u{1b}]0;X\u{7}\nFAKE", "{reap}");
 }
+
+/// A parent whose command line is far longer than the tracer reads (100 KiB in argv[0]) is
+/// diagnosed all the same, with its command line cut and marked so.
+#[test]
+fn a_huge_command_line_is_read_bounded() {
+    use std::os::unix::process::CommandExt as _;
+    let mut tracer = Tracer::start(&["--leak-after", "500ms"]);
+    let huge = format!("{}\u{1b}[2J", "x".repeat(100 << 10));
+    let mut parent = Command::new(BIN)
+        .arg0(&huge)
+        .args([
+            "spawn",
+            "never",
+            "--children",
+            "2",
+            "--hold",
+            "4s",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the spawner");
+    let mut first = String::new();
+    BufReader::new(parent.stdout.take().unwrap())
+        .read_line(&mut first)
+        .expect("the ready line");
+    let ready: serde_json::Value = serde_json::from_str(&first).expect("ready is JSON");
+    let pid = ready["parent_pid"].as_u64().expect("parent_pid");
+    let leak = tracer.wait_for(&format!("leak of {pid}"), Duration::from_secs(20), |v| {
+        v["event"] == "leak" && v["pid"] == pid
+    });
+    let _ = parent.kill();
+    let _ = parent.wait();
+    let cmdline = leak["diagnosis"]["cmdline"]
+        .as_str()
+        .expect("a command line");
+    assert!(cmdline.starts_with("xxxx"), "{leak}");
+    assert!(
+        cmdline.ends_with('…'),
+        "cut, and marked so: {}",
+        &cmdline[cmdline.len() - 20..]
+    );
+    assert!(cmdline.len() <= (32 << 10) + 4, "{} bytes", cmdline.len());
+}

@@ -90,6 +90,12 @@ pub struct TraceArgs {
     /// growing): a `leak` event then names it and says why it is not reaping.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     pub leak_after: Duration,
+
+    /// Once every probe is attached, switch to this unprivileged user and drop every
+    /// capability (as `tcpdump -Z` does). Without it, the tracer keeps only CAP_SYS_PTRACE
+    /// (to diagnose other users' processes). Leak diagnosis then sees what the user may read.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub struct Config {
     pub leak_after_ns: u64,
     /// `report`: no per-event lines, a full ranking at the end.
     pub report: bool,
+    /// Run as this user once attached (`--user`).
+    pub user: Option<String>,
 }
 
 impl Config {
@@ -50,6 +52,7 @@ impl Config {
             duration: None,
             leak_after_ns: args.leak_after.as_nanos() as u64,
             report: false,
+            user: args.user,
         }
     }
 
@@ -112,6 +115,7 @@ mod tests {
             duration: None,
             leak_after_ns: 1,
             report: false,
+            user: None,
         };
         let s = config.settings();
         assert_eq!(s.filter_pid, 3);

@@ -15,7 +15,7 @@ use crate::{
     clock::{WallClock, monotonic_ns},
     config::Config,
     diagnose::{ProcHost, scan::scan},
-    kernel::loader::Probes,
+    kernel::{least_privilege, loader::Probes},
     output,
     pipeline::{Pipeline, tracker::Existing},
 };
@@ -36,7 +36,15 @@ async fn trace(config: Config) -> Result<ExitCode> {
     // Load: procfs first (it seeds who forked whom), then the probes.
     let procs = scan();
     let first_parents: Vec<(u32, u32)> = procs.processes.iter().map(|p| (p.pid, p.ppid)).collect();
+    let user = config
+        .user
+        .as_deref()
+        .map(least_privilege::lookup)
+        .transpose()?;
     let (mut probes, ring) = Probes::load(config.settings(), &first_parents)?;
+    // Before any thread starts (they inherit the reduced sets).
+    let holds = least_privilege::drop_after_attach(user.as_ref())
+        .context("dropping privileges after attaching")?;
     let started = monotonic_ns();
     let consumers = output::consumers(&config, WallClock::now(), io::stdout())
         .context("starting the output thread")?;
@@ -50,6 +58,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
         "zombietrace: tracing, {} probes attached; Ctrl-C to stop",
         probes.attached
     );
+    eprintln!("zombietrace: {}", holds.describe());
     for z in &procs.zombies {
         pipeline.adopt(Existing {
             pid: z.stat.pid,

@@ -23,6 +23,9 @@ pub struct Diagnosis {
     pub state_text: String,
     /// The kernel function it sleeps in; None when running, or hidden (not root, not ours).
     pub wchan: Option<String>,
+    /// It sleeps, but where is not shown to this reader (no ptrace-read access to it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wchan_hidden: bool,
     pub threads: u32,
     /// Since the process started (fork, not exec).
     pub age_ns: u64,
@@ -66,6 +69,8 @@ pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> Result<Facts, Pro
     let cgroup = proc::cgroup(pid);
     let loginuid = proc::loginuid(pid);
     let blocked_threads = blocked_threads(pid, &status);
+    let readable =
+        proc::status(std::process::id(), None).is_ok_and(|me| may_ptrace_read(&me, &status));
     Ok(assemble(
         &stat,
         &status,
@@ -75,6 +80,7 @@ pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> Result<Facts, Pro
             cgroup,
             loginuid,
             blocked_threads,
+            readable,
         },
         users,
         now_boottime_ns,
@@ -89,6 +95,8 @@ pub struct Extra {
     pub cgroup: Option<String>,
     pub loginuid: Option<u32>,
     pub blocked_threads: u32,
+    /// This reader may ptrace-read the process (see `may_ptrace_read`).
+    pub readable: bool,
 }
 
 /// Builds the facts from parsed procfs texts.
@@ -114,6 +122,7 @@ pub fn assemble(
         cmdline: extra.cmdline,
         state,
         state_text,
+        wchan_hidden: extra.wchan.is_none() && matches!(state, 'S' | 'D') && !extra.readable,
         wchan: extra.wchan,
         threads: status.threads,
         age_ns: proc::age_ns(stat.start_ticks, now_boottime_ns),
@@ -138,6 +147,17 @@ pub fn assemble(
             .max(sigchld::blocked(status.sigblk) as u32),
         login_user,
     }
+}
+
+/// Whether procfs shows `me` what needs ptrace-read access to `target` (where it sleeps, the
+/// exit code in stat): the same uids and gids, or CAP_SYS_PTRACE.
+pub fn may_ptrace_read(me: &Status, target: &Status) -> bool {
+    const CAP_SYS_PTRACE: u64 = 1 << 19;
+    if me.cap_eff & CAP_SYS_PTRACE != 0 {
+        return true;
+    }
+    let (uid, gid) = (me.uids[3], me.gids[3]);
+    target.uids[..3].iter().all(|&u| u == uid) && target.gids[..3].iter().all(|&g| g == gid)
 }
 
 /// How many threads have SIGCHLD in their `SigBlk` (the process's own status shows only the

@@ -1,10 +1,19 @@
-//! The live system as the tracing pipeline sees it: procfs, now.
+//! The live system as the tracing pipeline sees it: procfs, now. A diagnosis gets a bounded
+//! time on a thread of its own, so a stuck /proc never stalls the event loop.
+
+use std::time::Duration;
 
 use super::diagnosis;
 use crate::{
     pipeline::{Host, event::ReaperRole},
-    sys::proc::{self, ProcError},
+    sys::{
+        bounded,
+        proc::{self, ProcError},
+    },
 };
+
+/// How long a leaking parent's diagnosis may take before it is reported as unknown.
+pub const DIAGNOSIS_LIMIT: Duration = Duration::from_millis(250);
 
 pub struct ProcHost;
 
@@ -24,10 +33,11 @@ impl Host for ProcHost {
     }
 
     fn alive(&self, pid: u32) -> bool {
-        proc::alive(pid)
+        proc::exists(pid)
     }
 
     fn diagnose(&self, pid: u32) -> Result<diagnosis::Diagnosis, ProcError> {
-        diagnosis::diagnose(pid)
+        bounded::within(DIAGNOSIS_LIMIT, move || diagnosis::diagnose(pid))
+            .unwrap_or(Err(ProcError::Slow(pid, DIAGNOSIS_LIMIT)))
     }
 }

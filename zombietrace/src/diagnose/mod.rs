@@ -17,7 +17,7 @@ mod sigchld;
 mod users;
 mod verdict;
 
-pub use diagnosis::{Diagnosis, Facts, diagnose, facts};
+pub use diagnosis::{Diagnosis, Facts, diagnose, facts, may_ptrace_read};
 pub use host::ProcHost;
 pub use sigchld::Sigchld;
 pub use users::Users;

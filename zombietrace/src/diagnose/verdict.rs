@@ -55,6 +55,7 @@ fn situation(d: &Diagnosis, zombies: usize, oldest_age_ns: u64) -> String {
         'R' => "is running".to_string(),
         'S' => match &d.wchan {
             Some(w) => format!("sleeps in {w}"),
+            None if d.wchan_hidden => "sleeps (where is hidden from this user)".to_string(),
             None => "sleeps".to_string(),
         },
         'D' => match &d.wchan {
@@ -198,6 +199,7 @@ mod tests {
             state: 'S',
             state_text: "sleeping".into(),
             wchan: Some("hrtimer_nanosleep".into()),
+            wchan_hidden: false,
             threads: 1,
             age_ns: 60_000_000_000,
             sigchld: Sigchld::Default,
@@ -229,6 +231,19 @@ mod tests {
         );
         assert!(
             v.starts_with("python3 (pid 4121) sleeps with SIGCHLD at default and 1 zombie:"),
+            "{v}"
+        );
+        let v = verdict(
+            &Diagnosis {
+                wchan: None,
+                wchan_hidden: true,
+                ..parent()
+            },
+            1,
+            0,
+        );
+        assert!(
+            v.starts_with("python3 (pid 4121) sleeps (where is hidden from this user) with"),
             "{v}"
         );
     }

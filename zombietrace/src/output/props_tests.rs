@@ -55,6 +55,7 @@ fn diagnosis(comm: String, cmdline: String, user: String, cgroup: String) -> Dia
         state: 'S',
         state_text: "sleeping".into(),
         wchan: Some("do_wait".into()),
+        wchan_hidden: false,
         threads: 1,
         age_ns: 1,
         sigchld: Sigchld::Default,

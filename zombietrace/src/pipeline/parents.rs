@@ -246,12 +246,18 @@ fn leak(p: &mut Parent, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Lea
     oldest.sort_by_key(|o| (std::cmp::Reverse(o.age_ns), o.pid));
     let oldest_age_ns = oldest.first().map_or(0, |o| o.age_ns);
     oldest.truncate(5);
-    let diagnosis = host.diagnose(p.pid).ok();
-    if let Some(d) = &diagnosis {
-        // Named as it is now (it may have exec'd since its children died).
-        p.comm = d.comm.clone();
-        p.verdict = Some(diagnose::verdict(d, p.outstanding.len(), oldest_age_ns));
-    }
+    let diagnosis = match host.diagnose(p.pid) {
+        Ok(d) => {
+            // Named as it is now (it may have exec'd since its children died).
+            p.comm = d.comm.clone();
+            p.verdict = Some(diagnose::verdict(&d, p.outstanding.len(), oldest_age_ns));
+            Some(d)
+        }
+        Err(err) => {
+            p.verdict = Some(format!("unknown: {err}"));
+            None
+        }
+    };
     Leak {
         ts_ns: now_ns,
         pid: p.pid,
@@ -261,7 +267,7 @@ fn leak(p: &mut Parent, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Lea
         oldest_age_ns,
         oldest,
         rate_per_min: p.rate_per_min(now_ns),
-        verdict: diagnosis.as_ref().and(p.verdict.clone()),
+        verdict: p.verdict.clone(),
         diagnosis,
     }
 }

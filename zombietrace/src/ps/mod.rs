@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::{
     clock::{boottime_ns, monotonic_ns},
     diagnose::{
-        Facts, Users, exec_hint, facts,
+        Facts, Users, exec_hint, facts, may_ptrace_read,
         scan::{FoundZombie, scan},
         schedclock::{self, SchedClock},
         verdict,
@@ -186,7 +186,7 @@ fn holder(pid: u32, zombies: Vec<Defunct>, users: &Users, now_boot: u64) -> Hold
 fn defunct(found: FoundZombie, me: Option<&Status>, now_boot: u64) -> Defunct {
     let nspids = found.nspids();
     let visible = match (me, &found.status) {
-        (Some(me), Some(st)) => may_read_exit_code(me, st),
+        (Some(me), Some(st)) => may_ptrace_read(me, st),
         _ => false,
     };
     let stat = found.stat;
@@ -206,17 +206,6 @@ fn defunct(found: FoundZombie, me: Option<&Status>, now_boot: u64) -> Defunct {
     }
 }
 
-/// Whether procfs shows this reader the exit code in stat (it needs ptrace-read access: the
-/// same uids and gids, or CAP_SYS_PTRACE; a zombie has no memory left to make it undumpable).
-fn may_read_exit_code(me: &Status, target: &Status) -> bool {
-    const CAP_SYS_PTRACE: u64 = 1 << 19;
-    if me.cap_eff & CAP_SYS_PTRACE != 0 {
-        return true;
-    }
-    let (uid, gid) = (me.uids[3], me.gids[3]);
-    target.uids[..3].iter().all(|&u| u == uid) && target.gids[..3].iter().all(|&g| g == gid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,13 +219,13 @@ mod tests {
         };
         let same = me.clone();
         let root = Status::default();
-        assert!(may_read_exit_code(&me, &same));
-        assert!(!may_read_exit_code(&me, &root));
+        assert!(may_ptrace_read(&me, &same));
+        assert!(!may_ptrace_read(&me, &root));
         let admin = Status {
             cap_eff: 1 << 19,
             ..me.clone()
         };
-        assert!(may_read_exit_code(&admin, &root));
+        assert!(may_ptrace_read(&admin, &root));
     }
 
     #[test]

@@ -288,6 +288,7 @@ mod tests {
             state: 'S',
             state_text: "sleeping".into(),
             wchan: Some(d.clone()),
+            wchan_hidden: false,
             threads: 2,
             age_ns: 1,
             sigchld: Sigchld::Caught,

@@ -30,6 +30,10 @@ pub mod limit {
 pub enum ProcError {
     /// The process (or thread) has exited and been released.
     Gone(u32),
+    /// It exists, but /proc does not show it to this reader (`hidepid`).
+    Hidden(u32),
+    /// procfs did not answer in time (a process stuck holding its memory map's lock).
+    Slow(u32, std::time::Duration),
     /// procfs refused (`hidepid`, another user's process).
     Denied(u32, &'static str),
     Io(u32, &'static str, io::Error),
@@ -41,6 +45,13 @@ impl fmt::Display for ProcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProcError::Gone(pid) => write!(f, "process {pid} is gone"),
+            ProcError::Hidden(pid) => write!(
+                f,
+                "/proc hides process {pid} from this user (mounted with hidepid)"
+            ),
+            ProcError::Slow(pid, after) => {
+                write!(f, "/proc/{pid} did not answer within {after:?}")
+            }
             ProcError::Denied(pid, file) => {
                 write!(f, "/proc/{pid}/{file}: permission denied")
             }
@@ -78,6 +89,9 @@ pub fn read(
     match result {
         Ok(_) => Ok(buf),
         Err(err) => Err(match err.raw_os_error() {
+            Some(libc::ENOENT | libc::ESRCH) if exists(task.unwrap_or(pid)) => {
+                ProcError::Hidden(pid)
+            }
             Some(libc::ENOENT | libc::ESRCH) => ProcError::Gone(pid),
             Some(libc::EACCES | libc::EPERM) => ProcError::Denied(pid, file),
             _ => ProcError::Io(pid, file, err),
@@ -340,9 +354,17 @@ fn numeric_entries(dir: &str) -> Vec<u32> {
     pids
 }
 
-/// Whether a process with this pid exists (a zombie does).
-pub fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// Whether a process (or thread) with this id exists, a zombie too, whether or not /proc shows
+/// it to this reader: signal 0 checks without sending, and "not permitted" means it exists.
+pub fn exists(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
 /// The kernel's `pid_max`: pids run from 1 to below it.
