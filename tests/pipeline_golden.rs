@@ -128,7 +128,8 @@ fn replay(json: bool, report: bool) -> Vec<u8> {
     let config = match cli.command {
         Some(zombietrace::cli::Command::Report(r)) => Config::report(r.trace, r.for_),
         _ => Config::live(cli.trace, None),
-    };
+    }
+    .unwrap();
     let host = Recorded::default();
     for l in &lines {
         if let Some(r) = l.get("role") {
@@ -165,7 +166,9 @@ fn replay(json: bool, report: bool) -> Vec<u8> {
     }
     let out = Buffer::default();
     let clock = WallClock::with_offset(head["wall_offset_ns"].as_i64().unwrap() as i128, true);
-    let consumers = output::consumers(&config, clock, out.clone()).unwrap();
+    let consumers = output::consumers(&config, clock, ("stdout", out.clone()), "unused")
+        .unwrap()
+        .consumers;
     let started = num(&head["started_ns"]);
     let mut pipeline = Pipeline::new(
         config.pipeline_settings(),

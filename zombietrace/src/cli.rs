@@ -47,6 +47,38 @@ pub enum Command {
     /// Trace for a while, then print parents ranked by how badly they leak zombies, with
     /// reap-time percentiles and histograms, and why the worst are not reaping (needs root).
     Report(ReportArgs),
+    /// Run as a service: Prometheus/OpenMetrics metrics at /metrics, readiness at /healthz,
+    /// leaks as JSON lines on stderr; no per-event output. Stops cleanly on SIGTERM.
+    ///
+    /// Metrics (docs/metrics.md): zombies and reaps by how, zombie time as a histogram by how,
+    /// zombies outstanding and the oldest one's age overall and by parent command (the top
+    /// --top, the rest as `other`), parents leaking now, leak episodes, and the tracer's own
+    /// health (events lost, kernel map refusals, read failures, build info). No pid labels.
+    Serve(ServeArgs),
+}
+
+/// The default address of `serve`: loopback only, on a port the Prometheus default port
+/// allocations leave free (deploy/README.md says why this one).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:19400";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to serve /metrics and /healthz on. Loopback only by default: to be
+    /// scraped from elsewhere, ask for it (e.g. 0.0.0.0:19400).
+    #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+
+    /// Parent commands that get series of their own (by zombies outstanding); the others are
+    /// summed as parent_comm="other", so the number of series stays bounded.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+
+    /// Where the host's procfs is (in a container that mounts it elsewhere, e.g. /host/proc).
+    #[arg(long, value_name = "PATH", default_value = "/proc")]
+    pub proc_root: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -73,7 +105,9 @@ pub struct TraceArgs {
     #[arg(long, value_name = "PID")]
     pub ppid: Option<u32>,
 
-    /// Only processes whose own or parent's command name (comm, first 15 bytes) is NAME.
+    /// Only processes whose own or parent's command name (comm, first 15 bytes) is NAME,
+    /// written as zombietrace shows names: `\xNN` for a byte that is not UTF-8, `\\` for a
+    /// backslash.
     #[arg(short, long, value_name = "NAME")]
     pub comm: Option<String>,
 

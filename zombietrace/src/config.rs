@@ -1,59 +1,111 @@
 //! The resolved configuration of a tracing run, and the settings the kernel programs get.
 
-use std::time::Duration;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use anyhow::{Context as _, Result};
 use zombietrace_common::{Settings, TASK_COMM_LEN, setting};
 
-use crate::{cli::TraceArgs, pipeline::filter::Filter};
+use crate::{
+    cli::{ServeArgs, TraceArgs},
+    pipeline::filter::Filter,
+    sys::text::{lossless, unescape},
+};
+
+/// What a run produces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A line per event (`zombietrace`), then the summary.
+    Live,
+    /// No per-event lines, a full ranking at the end (`zombietrace report`).
+    Report,
+    /// Metrics over HTTP, leaks as JSON lines on stderr (`zombietrace serve`).
+    Serve {
+        listen: SocketAddr,
+        /// Parent commands with series of their own.
+        top: usize,
+    },
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub json: bool,
     pub filter: Filter,
+    /// `--comm` as the kernel compares it: the name's bytes.
+    pub comm_bytes: Option<Vec<u8>>,
     pub threads: bool,
     pub duration: Option<Duration>,
     pub leak_after_ns: u64,
-    /// `report`: no per-event lines, a full ranking at the end.
-    pub report: bool,
+    pub mode: Mode,
     /// Run as this user once attached (`--user`).
     pub user: Option<String>,
+    /// Where other processes' /proc files are (`--proc-root`).
+    pub proc_root: Option<PathBuf>,
 }
 
 impl Config {
     /// Live tracing (`zombietrace`), stopping after `duration` if given.
-    pub fn live(args: TraceArgs, duration: Option<Duration>) -> Config {
-        Config {
+    pub fn live(args: TraceArgs, duration: Option<Duration>) -> Result<Config> {
+        Ok(Config {
             duration,
-            ..Config::from_args(args)
-        }
+            ..Config::from_args(args)?
+        })
     }
 
     /// `zombietrace report --for D`.
-    pub fn report(args: TraceArgs, trace_for: Duration) -> Config {
-        Config {
+    pub fn report(args: TraceArgs, trace_for: Duration) -> Result<Config> {
+        Ok(Config {
             duration: Some(trace_for),
-            report: true,
-            ..Config::from_args(args)
-        }
+            mode: Mode::Report,
+            ..Config::from_args(args)?
+        })
     }
 
-    fn from_args(args: TraceArgs) -> Config {
-        // The kernel keeps 15 bytes of a command name: compare what it can hold.
-        let comm = args.comm.map(|c| truncate_comm(&c));
-        Config {
+    /// `zombietrace serve`.
+    pub fn serve(args: ServeArgs) -> Result<Config> {
+        anyhow::ensure!(
+            !args.trace.json,
+            "serve writes no event lines: its metrics are at /metrics and its leaks go to \
+             stderr as JSON lines already"
+        );
+        Ok(Config {
+            mode: Mode::Serve {
+                listen: args.listen,
+                top: args.top,
+            },
+            proc_root: Some(args.proc_root),
+            ..Config::from_args(args.trace)?
+        })
+    }
+
+    fn from_args(args: TraceArgs) -> Result<Config> {
+        // The name as zombietrace shows it (escapes give any byte), cut as the kernel keeps
+        // it: 15 bytes.
+        let comm_bytes = args
+            .comm
+            .as_deref()
+            .map(|c| {
+                let mut bytes = unescape(c).map_err(anyhow::Error::msg)?;
+                bytes.truncate(TASK_COMM_LEN - 1);
+                anyhow::Ok(bytes)
+            })
+            .transpose()
+            .context("--comm")?;
+        Ok(Config {
             json: args.json,
             filter: Filter {
                 pid: args.pid,
                 ppid: args.ppid,
-                comm,
+                comm: comm_bytes.as_deref().map(lossless),
                 min_zombie_ns: args.min_zombie.map_or(0, |d| d.as_nanos() as u64),
             },
+            comm_bytes,
             threads: args.threads,
             duration: None,
             leak_after_ns: args.leak_after.as_nanos() as u64,
-            report: false,
+            mode: Mode::Live,
             user: args.user,
-        }
+            proc_root: None,
+        })
     }
 
     /// What the event pipeline needs to know.
@@ -62,7 +114,7 @@ impl Config {
             filter: self.filter.clone(),
             leak_after_ns: self.leak_after_ns,
             // `report` is all summary: it ranks more parents.
-            summary_parents: if self.report { 50 } else { 10 },
+            summary_parents: if self.mode == Mode::Report { 50 } else { 10 },
         }
     }
 
@@ -76,47 +128,41 @@ impl Config {
         if self.threads {
             settings.flags |= setting::THREADS;
         }
-        if let Some(comm) = &self.filter.comm {
+        if let Some(comm) = &self.comm_bytes {
             settings.flags |= setting::FILTER_COMM;
-            settings.comm[..comm.len()].copy_from_slice(comm.as_bytes());
+            settings.comm[..comm.len()].copy_from_slice(comm);
         }
         settings
     }
-}
-
-fn truncate_comm(comm: &str) -> String {
-    let mut end = comm.len().min(TASK_COMM_LEN - 1);
-    while !comm.is_char_boundary(end) {
-        end -= 1;
-    }
-    comm[..end].to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use clap::Parser as _;
+
+    fn config(args: &[&str]) -> Config {
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
+        Config::live(cli.trace, None).unwrap()
+    }
+
     #[test]
     fn comm_is_cut_like_the_kernel_does() {
-        assert_eq!(truncate_comm("a-very-long-process-name"), "a-very-long-pro");
-        assert_eq!(truncate_comm("sleep"), "sleep");
+        let c = config(&["zombietrace", "--comm", "a-very-long-process-name"]);
+        assert_eq!(c.comm_bytes.as_deref(), Some(&b"a-very-long-pro"[..]));
+        assert_eq!(c.filter.comm.as_deref(), Some("a-very-long-pro"));
+        // As zombietrace shows names: escapes give any byte, the filter compares the shown form.
+        let c = config(&["zombietrace", "--comm", "\\xff\\e[x"]);
+        assert_eq!(c.comm_bytes.as_deref(), Some(&b"\xff\x1b[x"[..]));
+        assert_eq!(c.filter.comm.as_deref(), Some("\\xff\u{1b}[x"));
+        let cli = crate::cli::Cli::try_parse_from(["zombietrace", "--comm", "\\q"]).unwrap();
+        assert!(Config::live(cli.trace, None).is_err());
     }
 
     #[test]
     fn settings_carry_filters() {
-        let config = Config {
-            json: false,
-            filter: Filter {
-                pid: Some(3),
-                comm: Some("sleep".into()),
-                ..Default::default()
-            },
-            threads: true,
-            duration: None,
-            leak_after_ns: 1,
-            report: false,
-            user: None,
-        };
+        let config = config(&["zombietrace", "--pid", "3", "--comm", "sleep", "--threads"]);
         let s = config.settings();
         assert_eq!(s.filter_pid, 3);
         assert_eq!(s.flags, setting::THREADS | setting::FILTER_COMM);

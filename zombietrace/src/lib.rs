@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod output;
 pub mod pipeline;
 pub mod ps;
+pub mod serve;
 pub mod spawn;
 pub mod sys;
 pub mod trace;

@@ -23,7 +23,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         // The spawner forks: it runs before (and without) any async runtime or threads.
         Some(cli::Command::Spawn(args)) => spawn::run(args),
         Some(cli::Command::Ps(args)) => ps::run(args),
-        Some(cli::Command::Report(args)) => trace::run(Config::report(args.trace, args.for_)),
-        None => trace::run(Config::live(cli.trace, cli.duration)),
+        Some(cli::Command::Report(args)) => trace::run(Config::report(args.trace, args.for_)?),
+        Some(cli::Command::Serve(args)) => trace::run(Config::serve(args)?),
+        None => trace::run(Config::live(cli.trace, cli.duration)?),
     }
 }

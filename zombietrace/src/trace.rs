@@ -13,11 +13,13 @@ use tokio::{
 
 use crate::{
     clock::{WallClock, monotonic_ns},
-    config::Config,
+    config::{Config, Mode},
     diagnose::{ProcHost, scan::scan},
     kernel::{least_privilege, loader::Probes},
     output,
     pipeline::{Pipeline, tracker::Existing},
+    serve,
+    sys::proc,
 };
 
 /// How often the ring buffer is drained when the kernel does not wake us (it wakes us early
@@ -33,7 +35,15 @@ pub fn run(config: Config) -> Result<ExitCode> {
 }
 
 async fn trace(config: Config) -> Result<ExitCode> {
-    // Load: procfs first (it seeds who forked whom), then the probes.
+    // Load: the listening socket first (a port in use fails before anything is loaded), procfs
+    // (it seeds who forked whom), then the probes.
+    let listener = match &config.mode {
+        Mode::Serve { listen, .. } => Some(serve::bind(*listen).await?),
+        _ => None,
+    };
+    if let Some(root) = &config.proc_root {
+        proc::set_root(root.clone());
+    }
     let procs = scan();
     let first_parents: Vec<(u32, u32)> = procs.processes.iter().map(|p| (p.pid, p.ppid)).collect();
     let user = config
@@ -46,19 +56,30 @@ async fn trace(config: Config) -> Result<ExitCode> {
     let holds = least_privilege::drop_after_attach(user.as_ref())
         .context("dropping privileges after attaching")?;
     let started = monotonic_ns();
-    let consumers = output::consumers(&config, WallClock::now(), io::stdout())
+    let lines: (&str, Box<dyn io::Write + Send>) = match config.mode {
+        Mode::Serve { .. } => ("stderr", Box::new(io::stderr())),
+        _ => ("stdout", Box::new(io::stdout())),
+    };
+    let outputs = output::consumers(&config, WallClock::now(), lines, &kernel_release())
         .context("starting the output thread")?;
     let mut pipeline = Pipeline::new(
         config.pipeline_settings(),
         Box::new(ProcHost),
-        consumers,
+        outputs.consumers,
         started,
     );
+    let readiness = listener
+        .zip(outputs.registry)
+        .map(|(listener, registry)| serve::start(listener, registry));
     eprintln!(
         "zombietrace: tracing, {} probes attached; Ctrl-C to stop",
         probes.attached
     );
     eprintln!("zombietrace: {}", holds.describe());
+    if let (Some(ready), Mode::Serve { listen, .. }) = (&readiness, &config.mode) {
+        ready.set(true);
+        eprintln!("zombietrace: serving http://{listen}/metrics and /healthz");
+    }
     for z in &procs.zombies {
         pipeline.adopt(Existing {
             pid: z.stat.pid,
@@ -115,6 +136,9 @@ async fn trace(config: Config) -> Result<ExitCode> {
     };
 
     // Shutdown: detach first, so a fork storm cannot keep the final drain going.
+    if let Some(ready) = &readiness {
+        ready.set(false);
+    }
     probes.detach();
     match stopped {
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
@@ -126,6 +150,13 @@ async fn trace(config: Config) -> Result<ExitCode> {
         .finish(monotonic_ns(), probes.counters()?)
         .context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The running kernel's release (`uname -r`).
+fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn drain(ring: &mut RingBuf<MapData>, pipeline: &mut Pipeline) {

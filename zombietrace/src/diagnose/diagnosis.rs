@@ -69,8 +69,7 @@ pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> Result<Facts, Pro
     let cgroup = proc::cgroup(pid);
     let loginuid = proc::loginuid(pid);
     let blocked_threads = blocked_threads(pid, &status);
-    let readable =
-        proc::status(std::process::id(), None).is_ok_and(|me| may_ptrace_read(&me, &status));
+    let readable = proc::own_status().is_ok_and(|me| may_ptrace_read(&me, &status));
     Ok(assemble(
         &stat,
         &status,

@@ -15,8 +15,9 @@ use nix::unistd::{User, setgroups, setresgid, setresuid};
 /// What the run holds after [`drop_after_attach`], for a person to read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Holds {
-    /// Root's process with CAP_SYS_PTRACE only.
-    Ptrace,
+    /// CAP_SYS_PTRACE at most (it is kept only if it was there); `bounded`: the bounding set
+    /// was emptied too (it takes CAP_SETPCAP, which a service manager may not have given).
+    Ptrace { ptrace: bool, bounded: bool },
     /// An unprivileged user, no capability at all.
     User { name: String, uid: u32 },
 }
@@ -24,9 +25,20 @@ pub enum Holds {
 impl Holds {
     pub fn describe(&self) -> String {
         match self {
-            Holds::Ptrace => "holds CAP_SYS_PTRACE only (to read other users' /proc for leak \
-                              diagnosis), no new privileges"
-                .to_string(),
+            Holds::Ptrace { ptrace, bounded } => format!(
+                "holds {}, no new privileges{}",
+                if *ptrace {
+                    "CAP_SYS_PTRACE only (to read other users' /proc for leak diagnosis)"
+                } else {
+                    "no capabilities (without CAP_SYS_PTRACE, leak diagnosis sees what this \
+                     user may read in /proc)"
+                },
+                if *bounded {
+                    ""
+                } else {
+                    "; the bounding set stays as it was given (no CAP_SETPCAP to change it)"
+                }
+            ),
             Holds::User { name, uid } => format!(
                 "runs as {name} (uid {uid}) with no capabilities, no new privileges: leak \
                  diagnosis sees what {name} may read in /proc"
@@ -49,15 +61,24 @@ pub fn drop_after_attach(user: Option<&User>) -> Result<Holds> {
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         bail!("setting no_new_privs: {}", std::io::Error::last_os_error());
     }
+    // CAP_SYS_PTRACE is kept only where it was permitted (a service may run without it).
+    let permitted = caps::read(None, CapSet::Permitted).context("reading the capabilities")?;
     let keep: CapsHashSet = match user {
-        None => [Capability::CAP_SYS_PTRACE].into_iter().collect(),
+        None => permitted
+            .iter()
+            .copied()
+            .filter(|&c| c == Capability::CAP_SYS_PTRACE)
+            .collect(),
         Some(_) => CapsHashSet::new(),
     };
     // The bounding set first: dropping from it needs CAP_SETPCAP, which goes below.
-    for cap in caps::runtime::thread_all_supported() {
-        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .with_context(|| format!("dropping {cap} from the bounding set"))?;
+    let bounded = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP)?;
+    if bounded {
+        for cap in caps::runtime::thread_all_supported() {
+            if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                caps::drop(None, CapSet::Bounding, cap)
+                    .with_context(|| format!("dropping {cap} from the bounding set"))?;
+            }
         }
     }
     caps::clear(None, CapSet::Ambient).context("clearing the ambient capabilities")?;
@@ -65,7 +86,10 @@ pub fn drop_after_attach(user: Option<&User>) -> Result<Holds> {
     let Some(user) = user else {
         caps::set(None, CapSet::Effective, &keep).context("reducing the effective set")?;
         caps::set(None, CapSet::Permitted, &keep).context("reducing the permitted set")?;
-        return Ok(Holds::Ptrace);
+        return Ok(Holds::Ptrace {
+            ptrace: !keep.is_empty(),
+            bounded,
+        });
     };
     let (uid, gid) = (user.uid, user.gid);
     setgroups(&[gid]).context("setting the supplementary groups")?;
@@ -87,7 +111,18 @@ mod tests {
 
     #[test]
     fn describes_what_it_holds() {
-        assert!(Holds::Ptrace.describe().contains("CAP_SYS_PTRACE only"));
+        let root = Holds::Ptrace {
+            ptrace: true,
+            bounded: true,
+        };
+        assert!(root.describe().contains("CAP_SYS_PTRACE only"));
+        assert!(!root.describe().contains("bounding"));
+        let service = Holds::Ptrace {
+            ptrace: false,
+            bounded: false,
+        };
+        assert!(service.describe().contains("no capabilities"));
+        assert!(service.describe().contains("bounding set stays"));
         let user = Holds::User {
             name: "nobody".into(),
             uid: 65534,

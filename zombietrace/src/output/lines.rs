@@ -1,4 +1,4 @@
-//! Lines on stdout: each event formatted as it comes, handed to the writer thread in batches;
+//! Lines on stdout (or stderr): each event formatted as it comes, handed to the writer thread in batches;
 //! when the reader does not keep up, whole batches are dropped, counted, and announced by a
 //! `dropped` line once there is room again. The summary always goes out.
 
@@ -10,11 +10,23 @@ use super::{
 };
 use crate::pipeline::{Consumer, event::Event, filter::Filter, summary::Summary};
 
+/// Which events become lines (the summary always does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// Every event the filters show (`zombietrace`).
+    All,
+    /// Leaks, their ends and lost events (the log of `serve`).
+    Leaks,
+    /// None: only the summary (`report`).
+    Summary,
+}
+
 pub struct Lines {
     format: Box<dyn Format>,
     filter: Filter,
-    /// Per-event lines (off for `report`, which prints only the summary).
-    per_event: bool,
+    select: Select,
+    /// Where the lines go, for messages: "stdout" or "stderr".
+    stream: &'static str,
     /// The writer; None once finished.
     sink: Option<Sink>,
     /// Lines formatted since the last flush, and how many.
@@ -26,11 +38,17 @@ pub struct Lines {
 }
 
 impl Lines {
-    pub fn new(format: Box<dyn Format>, filter: Filter, per_event: bool, sink: Sink) -> Self {
+    pub fn new(
+        format: Box<dyn Format>,
+        filter: Filter,
+        select: Select,
+        (stream, sink): (&'static str, Sink),
+    ) -> Self {
         Lines {
             format,
             filter,
-            per_event,
+            select,
+            stream,
             sink: Some(sink),
             batch: Vec::new(),
             lines: 0,
@@ -42,7 +60,12 @@ impl Lines {
 
 impl Consumer for Lines {
     fn event(&mut self, event: &Event) {
-        if self.per_event && self.filter.shows(event) {
+        let wanted = match self.select {
+            Select::All => self.filter.shows(event),
+            Select::Leaks => matches!(event, Event::Leak(_) | Event::LeakEnd(_) | Event::Lost(_)),
+            Select::Summary => false,
+        };
+        if wanted {
             // Formatting into memory cannot fail.
             let _ = self.format.event(&mut self.batch, event);
             self.lines += 1;
@@ -73,8 +96,9 @@ impl Consumer for Lines {
             Offer::Dropped => {
                 if self.dropped == 0 {
                     eprintln!(
-                        "zombietrace: stdout is not keeping up: dropping event lines (counted \
-                         and announced by `dropped` lines; the summary still counts every event)"
+                        "zombietrace: {} is not keeping up: dropping event lines (counted and \
+                         announced by `dropped` lines; the summary still counts every event)",
+                        self.stream
                     );
                 }
                 self.dropped += lines;

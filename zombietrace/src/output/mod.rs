@@ -7,6 +7,7 @@
 pub mod escape;
 pub mod json;
 pub mod lines;
+pub mod metrics;
 pub mod sink;
 pub mod text;
 
@@ -16,9 +17,11 @@ pub mod props_tests;
 
 use std::io::{self, Write};
 
+use prometheus_client::registry::Registry;
+
 use crate::{
     clock::WallClock,
-    config::Config,
+    config::{Config, Mode},
     pipeline::{Consumer, event::Event, summary::Summary},
 };
 
@@ -31,22 +34,47 @@ pub trait Format {
     fn summary(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()>;
 }
 
-/// The consumers a run's configuration asks for, writing to `out` (stdout, in a run).
+/// What a run's configuration asks for: its consumers, and for `serve` the metrics registry
+/// the HTTP server exposes.
+pub struct Outputs {
+    pub consumers: Vec<Box<dyn Consumer>>,
+    pub registry: Option<Registry>,
+}
+
+/// The consumers a run's configuration asks for, writing lines to `out` (stdout, in a run; for
+/// `serve`, stderr).
 pub fn consumers(
     config: &Config,
     clock: WallClock,
-    out: impl Write + Send + 'static,
-) -> io::Result<Vec<Box<dyn Consumer>>> {
-    let format: Box<dyn Format> = if config.json {
-        Box::new(json::Json)
-    } else {
-        Box::new(text::Text::new(clock))
-    };
-    let lines = lines::Lines::new(
-        format,
-        config.filter.clone(),
-        !config.report,
-        sink::Sink::spawn(out, sink::queue_limit())?,
-    );
-    Ok(vec![Box::new(lines)])
+    (stream, out): (&'static str, impl Write + Send + 'static),
+    kernel_release: &str,
+) -> io::Result<Outputs> {
+    let sink = (stream, sink::Sink::spawn(out, sink::queue_limit())?);
+    let filter = config.filter.clone();
+    Ok(match &config.mode {
+        Mode::Live | Mode::Report => {
+            let format: Box<dyn Format> = if config.json {
+                Box::new(json::Json)
+            } else {
+                Box::new(text::Text::new(clock))
+            };
+            let select = if config.mode == Mode::Live {
+                lines::Select::All
+            } else {
+                lines::Select::Summary
+            };
+            Outputs {
+                consumers: vec![Box::new(lines::Lines::new(format, filter, select, sink))],
+                registry: None,
+            }
+        }
+        Mode::Serve { top, .. } => {
+            let (metrics, registry) = metrics::Metrics::new(*top, kernel_release);
+            let log = lines::Lines::new(Box::new(json::Json), filter, lines::Select::Leaks, sink);
+            Outputs {
+                consumers: vec![Box::new(metrics), Box::new(log)],
+                registry: Some(registry),
+            }
+        }
+    })
 }

@@ -16,7 +16,7 @@ pub mod kernel_event;
 pub mod parents;
 pub mod summary;
 #[cfg(test)]
-mod test_host;
+pub mod test_host;
 pub mod tracker;
 
 use std::io;
@@ -50,8 +50,20 @@ pub trait Consumer {
     fn dropped(&self) -> u64 {
         0
     }
+    /// The periodic tick, after the pipeline's own: the state as it stands, for consumers that
+    /// show state rather than events (metrics, a live view).
+    fn tick(&mut self, _view: &View<'_>) {}
     /// The run is over: the last events are in, and here is the summary.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// The pipeline's state on a tick, as consumers may read it.
+pub struct View<'a> {
+    pub now_ns: u64,
+    pub tracker: &'a Tracker,
+    pub parents: &'a Parents,
+    pub counters: Counters,
+    pub counts: RunCounts,
 }
 
 /// How the run is configured, as far as the pipeline is concerned.
@@ -127,6 +139,17 @@ impl Pipeline {
         self.parents.tick(now_ns, &*self.host, &mut self.batch);
         self.emit();
         self.check_lost(now_ns, counters);
+        self.counts.lines_dropped = self.consumers.iter().map(|c| c.dropped()).sum();
+        let view = View {
+            now_ns,
+            tracker: &self.tracker,
+            parents: &self.parents,
+            counters,
+            counts: self.counts,
+        };
+        for consumer in &mut self.consumers {
+            consumer.tick(&view);
+        }
     }
 
     /// Hands what the consumers hold on (after every batch of records).

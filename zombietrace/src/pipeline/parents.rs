@@ -219,6 +219,11 @@ impl Parents {
         }
     }
 
+    /// The parents alive (or holding zombies) now, in no particular order.
+    pub fn live(&self) -> impl Iterator<Item = &Parent> {
+        self.parents.values()
+    }
+
     /// Parents ranked by severity: live ones, and the exited ones kept (see `EXITED_KEPT`).
     pub fn ranked(&self, now_ns: u64) -> Vec<&Parent> {
         let mut all: Vec<&Parent> = self.parents.values().chain(&self.exited).collect();

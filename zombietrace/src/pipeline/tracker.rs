@@ -75,6 +75,16 @@ impl Tracker {
         &self.stats
     }
 
+    /// How many zombies are not yet released.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// When the oldest zombie not yet released became one.
+    pub fn oldest_ts(&self) -> Option<u64> {
+        self.open.values().map(|o| o.zombie.ts_ns).min()
+    }
+
     /// Zombies not yet released, oldest first.
     pub fn outstanding(&self) -> Vec<&Zombie> {
         let mut all: Vec<&Zombie> = self.open.values().map(|o| &o.zombie).collect();

@@ -106,7 +106,7 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
 /// Scans /proc for zombies and diagnoses their parents.
 pub fn collect() -> Listing {
     let users = Users::load();
-    let me = proc::status(std::process::id(), None).ok();
+    let me = proc::own_status().ok();
     let now_boot = boottime_ns();
     let mut by_parent: BTreeMap<u32, Vec<Defunct>> = BTreeMap::new();
     for found in scan().zombies {

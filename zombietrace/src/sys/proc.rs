@@ -11,6 +11,8 @@ use std::{
     fmt,
     fs::File,
     io::{self, Read as _},
+    path::{Path, PathBuf},
+    sync::OnceLock,
 };
 
 use super::text::lossless;
@@ -73,6 +75,19 @@ fn malformed(file: &'static str, why: impl Into<String>) -> ProcError {
     ProcError::Malformed(file, why.into())
 }
 
+static ROOT: OnceLock<PathBuf> = OnceLock::new();
+
+/// Reads other processes' files from `root` instead of /proc (`--proc-root`: the host's procfs
+/// mounted elsewhere, in a container). Set once, before any read; later calls are ignored.
+pub fn set_root(root: PathBuf) {
+    let _ = ROOT.set(root);
+}
+
+/// Where other processes' files are read: /proc, or `--proc-root`.
+pub fn root() -> &'static Path {
+    ROOT.get().map_or(Path::new("/proc"), PathBuf::as_path)
+}
+
 /// Reads at most `max` bytes of `/proc/<pid>/<file>` (`task`: of that thread's directory).
 pub fn read(
     pid: u32,
@@ -81,11 +96,34 @@ pub fn read(
     max: u64,
 ) -> Result<Vec<u8>, ProcError> {
     let path = match task {
-        Some(tid) => format!("/proc/{pid}/task/{tid}/{file}"),
-        None => format!("/proc/{pid}/{file}"),
+        Some(tid) => root().join(format!("{pid}/task/{tid}/{file}")),
+        None => root().join(format!("{pid}/{file}")),
     };
+    read_path(&path, pid, task, file, max)
+}
+
+/// This process's own status (from its own /proc, whatever `--proc-root` says).
+pub fn own_status() -> Result<Status, ProcError> {
+    let me = std::process::id();
+    let raw = read_path(
+        Path::new("/proc/self/status"),
+        me,
+        None,
+        "status",
+        limit::STATUS,
+    )?;
+    parse_status(&raw)
+}
+
+fn read_path(
+    path: &Path,
+    pid: u32,
+    task: Option<u32>,
+    file: &'static str,
+    max: u64,
+) -> Result<Vec<u8>, ProcError> {
     let mut buf = Vec::new();
-    let result = File::open(&path).and_then(|f| f.take(max).read_to_end(&mut buf));
+    let result = File::open(path).and_then(|f| f.take(max).read_to_end(&mut buf));
     match result {
         Ok(_) => Ok(buf),
         Err(err) => Err(match err.raw_os_error() {
@@ -334,15 +372,16 @@ pub fn loginuid(pid: u32) -> Option<u32> {
 
 /// The thread ids of a process (empty when its task list cannot be read).
 pub fn tasks(pid: u32) -> Vec<u32> {
-    numeric_entries(&format!("/proc/{pid}/task"))
+    numeric_entries(&root().join(format!("{pid}/task")))
 }
 
 /// Every process (thread group) this reader can see, in pid order.
 pub fn pids() -> Vec<u32> {
-    numeric_entries("/proc")
+    numeric_entries(root())
 }
 
-fn numeric_entries(dir: &str) -> Vec<u32> {
+// Names are enough: the crate's `all_processes` opens every process's directory to list them.
+fn numeric_entries(dir: &Path) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
