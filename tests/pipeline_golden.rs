@@ -26,7 +26,7 @@ use zombietrace::{
     kernel::loader::Counters,
     output,
     pipeline::{Host, Pipeline, event::ReaperRole, tracker::Existing},
-    sys::proc::ProcError,
+    sys::{cgroup::Cgroup, proc::ProcError},
 };
 
 /// Where the fixture lives (only `ZOMBIETRACE_BLESS` writes there; the test reads the copies
@@ -71,6 +71,9 @@ impl Host for Recorded {
     }
     fn diagnose(&self, pid: u32) -> Result<Diagnosis, ProcError> {
         next(&self.diagnosis, pid, "diagnosis").ok_or(ProcError::Gone(pid))
+    }
+    fn cgroup(&self, id: u64) -> Arc<Cgroup> {
+        panic!("the recording was made without cgroup ids, yet cgroup {id} was asked for")
     }
 }
 

@@ -120,6 +120,9 @@ pub struct ZombieEvent {
     /// Thread-group leader's start_time (CLOCK_MONOTONIC ns): with `tgid`, the identity.
     pub start_ns: u64,
     pub parent_start_ns: u64,
+    /// Its cgroup (v2) id, and its parent's: the id of the cgroup's directory (its inode).
+    pub cgroup_id: u64,
+    pub parent_cgroup_id: u64,
     /// The parent notified (real parent's tgid at that moment).
     pub ppid: u32,
     /// The parent that forked it, if known (0 = unknown).
@@ -241,6 +244,12 @@ pub struct Offsets {
     pub tp_waitid_upid: u32,
     pub tp_waitid_infop: u32,
     pub tp_waitid_options: u32,
+    /// `task_struct.cgroups` → `css_set.dfl_cgrp` → `cgroup.kn` → `kernfs_node.id`: a task's
+    /// cgroup v2 id.
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
 }
 
 /// What to trace, set at load time.
@@ -257,11 +266,17 @@ pub struct Settings {
     pub task_slots: u32,
     /// With `setting::FILTER_COMM`: only zombies whose own or parent's comm is this.
     pub comm: [u8; TASK_COMM_LEN],
+    /// With `setting::FILTER_CGROUP`: only zombies in this cgroup (v2 id) or below it, at
+    /// this level of the hierarchy (the root is level 0).
+    pub cgroup_id: u64,
+    pub cgroup_level: u32,
+    pub _pad: u32,
 }
 
 pub mod setting {
     pub const THREADS: u32 = 1 << 0;
     pub const FILTER_COMM: u32 = 1 << 1;
+    pub const FILTER_CGROUP: u32 = 1 << 2;
 }
 
 /// One in-flight wait call (keyed by thread id): what sys_exit needs from sys_enter.
@@ -280,13 +295,13 @@ pub struct WaitArgs {
 // No implicit padding anywhere: the sizes are exactly the sum of the fields.
 const _: () = {
     assert!(core::mem::size_of::<Header>() == 16);
-    assert!(core::mem::size_of::<ZombieEvent>() == 12 + 4 + 16 + 16 + 16 + 32);
+    assert!(core::mem::size_of::<ZombieEvent>() == 12 + 4 + 32 + 16 + 16 + 32);
     assert!(core::mem::size_of::<ReparentEvent>() == 12 + 20 + 16);
     assert!(core::mem::size_of::<WaitEvent>() == 12 + 20 + 16);
     assert!(core::mem::size_of::<FreeEvent>() == 12 + 4 + 8);
     assert!(core::mem::size_of::<ThreadExitEvent>() == 12 + 12 + 16);
-    assert!(core::mem::size_of::<Offsets>() == 29 * 4);
-    assert!(core::mem::size_of::<Settings>() == 16 + 16);
+    assert!(core::mem::size_of::<Offsets>() == 33 * 4);
+    assert!(core::mem::size_of::<Settings>() == 16 + 16 + 16);
     assert!(core::mem::size_of::<WaitArgs>() == 24);
 };
 

@@ -137,6 +137,15 @@ impl Task {
         Ok(bits)
     }
 
+    /// This task's cgroup v2 id (its cgroup directory's inode), 0 when unreadable.
+    #[inline(always)]
+    pub fn cgroup_id(self) -> Result<u64, i32> {
+        let css_set: *const u8 = read(self.0, off!(task_cgroups))?;
+        let cgroup: *const u8 = read(css_set, off!(css_set_dfl_cgrp))?;
+        let kn: *const u8 = read(cgroup, off!(cgroup_kn))?;
+        read(kn, off!(kernfs_node_id))
+    }
+
     /// Level of this task's pid namespace (0 = the initial namespace).
     #[inline(always)]
     pub fn ns_level(self) -> Result<u32, i32> {

@@ -1,7 +1,9 @@
 //! Building a `ZombieEvent` (shared by the notification and the silent-exit paths) and the
 //! in-kernel filters.
 
-use aya_ebpf::helpers::bpf_ktime_get_ns;
+use aya_ebpf::helpers::{
+    bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_ktime_get_ns,
+};
 use zombietrace_common::{TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
 
 use crate::{maps::emit, setting, slots, task::Task};
@@ -14,7 +16,8 @@ pub fn now() -> u64 {
 
 /// The zombie event for thread group `tgid` led by `leader`, whose exit goes to `parent`, with
 /// wait status `status`; `None` when the command-line filters exclude it (then its wait and
-/// free are not sent either).
+/// free are not sent either). Called in the exiting task's own context (its cgroup is
+/// current's).
 #[inline(always)]
 pub fn zombie_event(
     leader: Task,
@@ -28,7 +31,7 @@ pub fn zombie_event(
     let comm = leader.comm()?;
     let parent_leader = parent.group_leader()?;
     let parent_comm = parent_leader.comm()?;
-    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) {
+    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) || !in_cgroup() {
         slots::mark(tgid, slot::FILTERED);
         return Ok(None);
     }
@@ -38,6 +41,8 @@ pub fn zombie_event(
         tgid,
         start_ns: leader.start_ns()?,
         parent_start_ns: parent_leader.start_ns()?,
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        parent_cgroup_id: parent.cgroup_id()?,
         ppid,
         orig_ppid,
         status,
@@ -77,6 +82,16 @@ fn wanted(
         return comm_eq(comm, &want) || comm_eq(parent_comm, &want);
     }
     true
+}
+
+/// With `--cgroup`/`--container`: whether the exiting task (current) is in that cgroup or below.
+#[inline(always)]
+fn in_cgroup() -> bool {
+    if setting!(flags) & setting::FILTER_CGROUP == 0 {
+        return true;
+    }
+    let level = setting!(cgroup_level) as i32;
+    unsafe { bpf_get_current_ancestor_cgroup_id(level) == setting!(cgroup_id) }
 }
 
 /// Compares two command names up to their NUL: older kernels do not clear the bytes after it

@@ -19,7 +19,7 @@ use crate::{
     output,
     pipeline::{Pipeline, tracker::Existing},
     serve,
-    sys::proc,
+    sys::{cgroup, proc},
 };
 
 /// How often the ring buffer is drained when the kernel does not wake us (it wakes us early
@@ -64,7 +64,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
         .context("starting the output thread")?;
     let mut pipeline = Pipeline::new(
         config.pipeline_settings(),
-        Box::new(ProcHost),
+        Box::new(ProcHost::new(cgroup::this_v2_mount())),
         outputs.consumers,
         started,
     );

@@ -1,13 +1,14 @@
 //! The live system as the tracing pipeline sees it: procfs, now. A diagnosis gets a bounded
 //! time on a thread of its own, so a stuck /proc never stalls the event loop.
 
-use std::time::Duration;
+use std::{cell::RefCell, path::PathBuf, sync::Arc, time::Duration};
 
 use super::diagnosis;
 use crate::{
     pipeline::{Host, event::ReaperRole},
     sys::{
         bounded,
+        cgroup::{Cgroup, Resolver},
         proc::{self, ProcError},
     },
 };
@@ -15,7 +16,18 @@ use crate::{
 /// How long a leaking parent's diagnosis may take before it is reported as unknown.
 pub const DIAGNOSIS_LIMIT: Duration = Duration::from_millis(250);
 
-pub struct ProcHost;
+pub struct ProcHost {
+    cgroups: RefCell<Resolver>,
+}
+
+impl ProcHost {
+    /// procfs, and the cgroup v2 hierarchy mounted at `cgroup_root` (None: there is none).
+    pub fn new(cgroup_root: Option<PathBuf>) -> Self {
+        ProcHost {
+            cgroups: RefCell::new(Resolver::new(cgroup_root)),
+        }
+    }
+}
 
 impl Host for ProcHost {
     fn role(&self, pid: u32) -> ReaperRole {
@@ -39,5 +51,9 @@ impl Host for ProcHost {
     fn diagnose(&self, pid: u32) -> Result<diagnosis::Diagnosis, ProcError> {
         bounded::within(DIAGNOSIS_LIMIT, move || diagnosis::diagnose(pid))
             .unwrap_or(Err(ProcError::Slow(pid, DIAGNOSIS_LIMIT)))
+    }
+
+    fn cgroup(&self, id: u64) -> Arc<Cgroup> {
+        self.cgroups.borrow_mut().resolve(id)
     }
 }

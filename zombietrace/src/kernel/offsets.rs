@@ -41,6 +41,10 @@ pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
         pid_numbers: field(btf, "pid", "numbers")?,
         upid_size,
         upid_nr: sized(btf, "upid", "nr", 4)?,
+        task_cgroups: field(btf, "task_struct", "cgroups")?,
+        css_set_dfl_cgrp: field(btf, "css_set", "dfl_cgrp")?,
+        cgroup_kn: field(btf, "cgroup", "kn")?,
+        kernfs_node_id: sized(btf, "kernfs_node", "id", 8)?,
         ..Offsets::default()
     };
     if upid_size == 0 {

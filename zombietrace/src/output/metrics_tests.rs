@@ -20,6 +20,8 @@ fn zombie(pid: u32, ppid: u32, parent_comm: &str) -> Zombie {
         start_ns: Some(pid as u64),
         ts_ns: S,
         since: Since::Notified,
+        cgroup: None,
+        parent_cgroup: None,
     }
 }
 

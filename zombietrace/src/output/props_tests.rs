@@ -38,11 +38,18 @@ fn zombie(comm: String, parent_comm: String, since: Since) -> Zombie {
         ppid: 4000,
         parent_start_ns: Some(1),
         comm,
-        parent_comm,
+        parent_comm: parent_comm.clone(),
         status: WaitStatus(11 | 0x80),
         start_ns: Some(5),
         ts_ns: 1_000_000,
         since,
+        // A cgroup path is any directory name someone with a delegated hierarchy made.
+        cgroup: Some(std::sync::Arc::new(crate::sys::cgroup::Cgroup {
+            id: 1,
+            path: Some(format!("/a/{parent_comm}")),
+            workload: None,
+        })),
+        parent_cgroup: None,
     }
 }
 

@@ -101,6 +101,8 @@ fn zombie(e: ZombieEvent) -> ZombieExit {
         start_ns: e.start_ns,
         ppid: e.ppid,
         parent_start_ns: e.parent_start_ns,
+        cgroup_id: (e.cgroup_id != 0).then_some(e.cgroup_id),
+        parent_cgroup_id: (e.parent_cgroup_id != 0).then_some(e.parent_cgroup_id),
         orig_ppid: (e.orig_ppid != 0).then_some(e.orig_ppid),
         status: WaitStatus(e.status),
         autoreap: autoreap(e.flags),

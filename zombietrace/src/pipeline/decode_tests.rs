@@ -21,6 +21,8 @@ fn zombie_record() -> ZombieEvent {
         tgid: 4242,
         start_ns: 100,
         parent_start_ns: 50,
+        cgroup_id: 77,
+        parent_cgroup_id: 0,
         ppid: 4000,
         orig_ppid: 3999,
         status: 11 | 0x80,
@@ -48,6 +50,7 @@ fn zombie_round_trip() {
     assert_eq!(z.comm, "worker");
     assert_eq!(z.parent_comm, "python3");
     assert_eq!((z.start_ns, z.parent_start_ns), (100, 50));
+    assert_eq!((z.cgroup_id, z.parent_cgroup_id), (Some(77), None));
 }
 
 #[test]

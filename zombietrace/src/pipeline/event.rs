@@ -3,7 +3,12 @@
 
 use serde::Serialize;
 
-use crate::{diagnose::Diagnosis, sys::wait_status::WaitStatus};
+use std::sync::Arc;
+
+use crate::{
+    diagnose::Diagnosis,
+    sys::{cgroup::Cgroup, wait_status::WaitStatus},
+};
 
 /// How a zombie was released.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -114,6 +119,9 @@ pub struct Zombie {
     /// When it became a zombie (CLOCK_MONOTONIC ns).
     pub ts_ns: u64,
     pub since: Since,
+    /// Its cgroup, and its parent's (None when the kernel record had none).
+    pub cgroup: Option<Arc<Cgroup>>,
+    pub parent_cgroup: Option<Arc<Cgroup>>,
 }
 
 /// A zombie released.

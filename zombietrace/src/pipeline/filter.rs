@@ -59,6 +59,8 @@ mod tests {
             start_ns: Some(1),
             ts_ns: 1,
             since: Since::Notified,
+            cgroup: None,
+            parent_cgroup: None,
         }
     }
 

@@ -28,6 +28,9 @@ pub struct ZombieExit {
     pub start_ns: u64,
     pub ppid: u32,
     pub parent_start_ns: u64,
+    /// Its cgroup (v2) id and its parent's; None when the kernel could not tell.
+    pub cgroup_id: Option<u64>,
+    pub parent_cgroup_id: Option<u64>,
     pub orig_ppid: Option<u32>,
     pub status: WaitStatus,
     pub autoreap: Option<Autoreap>,

@@ -19,9 +19,13 @@ pub mod summary;
 pub mod test_host;
 pub mod tracker;
 
-use std::io;
+use std::{io, sync::Arc};
 
-use crate::{diagnose::Diagnosis, kernel::loader::Counters, sys::proc::ProcError};
+use crate::{
+    diagnose::Diagnosis,
+    kernel::loader::Counters,
+    sys::{cgroup::Cgroup, proc::ProcError},
+};
 use event::{Event, Lost, ReaperRole};
 use parents::Parents;
 use summary::{RunCounts, Summary};
@@ -35,6 +39,8 @@ pub trait Host {
     fn alive(&self, pid: u32) -> bool;
     /// Why `pid` is not reaping: the facts procfs shows now.
     fn diagnose(&self, pid: u32) -> Result<Diagnosis, ProcError>;
+    /// The cgroup (v2) with this id: its path and what runs there.
+    fn cgroup(&self, id: u64) -> Arc<Cgroup>;
 }
 
 /// An output of the pipeline (text, JSON, the summary; metrics, a live view, a recording).

@@ -19,6 +19,8 @@ fn zombie(pid: u32, ppid: u32, ts_ns: u64) -> Zombie {
         start_ns: Some(pid as u64),
         ts_ns,
         since: Since::Notified,
+        cgroup: None,
+        parent_cgroup: None,
     }
 }
 

@@ -1,8 +1,13 @@
 //! A `Host` for unit tests: PID 1 is init, every other reaper a subreaper, every pid alive,
 //! no process readable.
 
+use std::sync::Arc;
+
 use super::{Host, event::ReaperRole};
-use crate::{diagnose::Diagnosis, sys::proc::ProcError};
+use crate::{
+    diagnose::Diagnosis,
+    sys::{cgroup::Cgroup, proc::ProcError},
+};
 
 pub struct TestHost {
     pub role: fn(u32) -> ReaperRole,
@@ -39,5 +44,15 @@ impl Host for TestHost {
 
     fn diagnose(&self, pid: u32) -> Result<Diagnosis, ProcError> {
         Err(ProcError::Gone(pid))
+    }
+
+    /// Id 7 is a podman container's, the others are unknown.
+    fn cgroup(&self, id: u64) -> Arc<Cgroup> {
+        let path = (id == 7).then(|| format!("/libpod_parent/libpod-{}", "ab".repeat(32)));
+        Arc::new(Cgroup {
+            id,
+            workload: path.as_deref().and_then(crate::sys::workload::classify),
+            path,
+        })
     }
 }

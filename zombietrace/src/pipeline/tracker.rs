@@ -125,6 +125,8 @@ impl Tracker {
             start_ns: None,
             ts_ns: now_ns,
             since: Since::TracingStart,
+            cgroup: None,
+            parent_cgroup: None,
         };
         if self.filter.wants(&zombie, None) {
             self.insert(zombie, 0, existing.nspids, false, out);
@@ -147,6 +149,8 @@ impl Tracker {
             } else {
                 Since::Notified
             },
+            cgroup: z.cgroup_id.map(|id| host.cgroup(id)),
+            parent_cgroup: z.parent_cgroup_id.map(|id| host.cgroup(id)),
         };
         if !self.filter.wants(&zombie, z.orig_ppid) {
             return;
@@ -260,6 +264,8 @@ impl Tracker {
             start_ns: None,
             ts_ns: t.ts_ns,
             since: Since::ExitStart,
+            cgroup: None,
+            parent_cgroup: None,
         };
         if self.filter.wants(&zombie, None) {
             let release = Release {

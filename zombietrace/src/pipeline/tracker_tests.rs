@@ -18,6 +18,8 @@ fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
         start_ns,
         ppid,
         parent_start_ns: 1,
+        cgroup_id: None,
+        parent_cgroup_id: None,
         orig_ppid: Some(ppid),
         status: WaitStatus(0),
         autoreap: None,
