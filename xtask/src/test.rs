@@ -22,17 +22,13 @@ pub fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // The kernel half builds only for the bpf target, with nightly.
+    // The kernel half builds only for the bpf target, with the pinned nightly.
+    let pin = crate::setup::pinned_nightly()?;
     cmd::run(
         Command::new("cargo")
             .current_dir(root().join("zombietrace-ebpf"))
-            .args([
-                "+nightly",
-                "clippy",
-                "--release",
-                "--target",
-                "bpfel-unknown-none",
-            ])
+            .arg(format!("+{pin}"))
+            .args(["clippy", "--release", "--target", "bpfel-unknown-none"])
             .args(["-Z", "build-std=core", "--", "-D", "warnings"]),
     )
 }

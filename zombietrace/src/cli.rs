@@ -20,7 +20,8 @@ use crate::duration::parse_duration;
 #[derive(Debug, Parser)]
 #[command(
     name = "zombietrace",
-    version,
+    version = include_str!(concat!(env!("OUT_DIR"), "/version.txt")),
+    long_version = include_str!(concat!(env!("OUT_DIR"), "/long_version.txt")),
     about,
     long_about,
     args_conflicts_with_subcommands = true
@@ -47,6 +48,10 @@ pub enum Command {
     /// Trace for a while, then print parents ranked by how badly they leak zombies, with
     /// reap-time percentiles and histograms, and why the worst are not reaping (needs root).
     Report(ReportArgs),
+    /// Write the man pages or a shell's completions, generated from these definitions (used by
+    /// `cargo xtask dist`).
+    #[command(hide = true)]
+    Generate(crate::generate::GenerateArgs),
 }
 
 #[derive(Debug, Args)]

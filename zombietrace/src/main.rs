@@ -5,6 +5,7 @@ mod decode;
 mod diagnose;
 mod duration;
 mod filter;
+mod generate;
 mod histogram;
 mod kernel;
 mod model;
@@ -41,6 +42,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         // The spawner forks: it runs before (and without) any async runtime or threads.
         Some(cli::Command::Spawn(args)) => spawn::run(args),
         Some(cli::Command::Ps(args)) => diagnose::ps(args),
+        Some(cli::Command::Generate(args)) => generate::run(args),
         Some(cli::Command::Report(args)) => {
             trace::run(config::Config::report(args.trace, args.for_))
         }
