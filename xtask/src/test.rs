@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::{self, root};
 
@@ -56,8 +56,15 @@ pub fn test(host_only: bool) -> Result<()> {
         println!("suite: {passed} passed, {failed} failed (host)");
         bail!("the test suite did not pass on the host");
     }
+    // What users install, built and proven on this machine (the static binary, the .deb, the
+    // container context); the kernel matrix then runs the same static binary.
+    let dist = crate::dist::check(&crate::dist::dist()?)
+        .context("cargo xtask dist: its output did not pass its checks")?;
     if host_only {
-        println!("suite: {passed} passed, {failed} failed (host only)");
+        println!(
+            "suite: {passed} passed, {failed} failed (host only); dist: {} checks passed",
+            dist.len()
+        );
         return Ok(());
     }
     let vm = crate::vmtest::matrix(&[])?;
@@ -68,12 +75,13 @@ pub fn test(host_only: bool) -> Result<()> {
         .collect();
     // One closing line for the whole suite (every test binary's own line is above).
     println!(
-        "suite: {} passed, {} failed ({passed} on the host; {} in {} kernels: {})",
+        "suite: {} passed, {} failed ({passed} on the host; {} in {} kernels: {}); dist: {} checks passed",
         passed + vm.passed,
         failed + vm.failed,
         vm.passed,
         vm.kernels.len(),
-        kernels.join(", ")
+        kernels.join(", "),
+        dist.len()
     );
     if !vm.ok() {
         bail!("the test suite did not pass on every kernel of the matrix");

@@ -24,7 +24,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::root;
-pub use apt::find_on_path;
+pub use apt::{ensure_installed, find_on_path};
 use kernels::{Kernel, MATRIX, Series};
 use qemu::{Boot, Ending};
 use report::{Row, human, print_table};
