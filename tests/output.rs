@@ -12,12 +12,12 @@ use std::{
 };
 
 use serde_json::Value;
-use support::BIN;
+use support::bin;
 
 /// Runs one `spawn storm` round at normal priority (a real-time storm would starve the
 /// tracer); returns the exits it made.
 fn storm() -> u64 {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args([
             "spawn",
             "storm",
@@ -42,7 +42,7 @@ fn storm() -> u64 {
 fn a_stuck_reader_loses_lines_not_events() {
     // Nobody reads the tracer's stdout until it has been stopped. A 256 KiB queue (instead of
     // 8 MiB) fills in a few hundred exits, even on an emulated CPU.
-    let mut tracer = Command::new(BIN)
+    let mut tracer = Command::new(bin())
         .args(["--json", "--comm", "zombietrace"])
         .env("ZOMBIETRACE_OUTPUT_QUEUE_BYTES", "262144")
         .stdout(Stdio::piped())
