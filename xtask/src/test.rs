@@ -58,8 +58,21 @@ pub fn test(host_only: bool) -> Result<()> {
     }
     // What users install, built and proven on this machine (the static binary, the .deb, the
     // container context); the kernel matrix then runs the same static binary.
-    let dist = crate::dist::check(&crate::dist::dist()?)
+    let built = crate::dist::dist()?;
+    let dist = crate::dist::check(&built)
         .context("cargo xtask dist: its output did not pass its checks")?;
+    // deploy/'s checks again, with the binary the unit, the image and the package run (its
+    // system calls are musl's, not glibc's).
+    let mut deploy = Command::new("cargo");
+    deploy
+        .current_dir(root())
+        .args(["test", "-p", "zombietrace", "--test", "deploy"])
+        .env("ZOMBIETRACE_BIN", &built.binary);
+    let (deploy_passed, deploy_failed) = cmd::run_counting_tests(&mut deploy)?;
+    let (passed, failed) = (passed + deploy_passed, failed + deploy_failed);
+    if deploy_failed > 0 || deploy_passed == 0 {
+        bail!("deploy/'s checks did not pass with the static binary");
+    }
     if host_only {
         println!(
             "suite: {passed} passed, {failed} failed (host only); dist: {} checks passed",
