@@ -78,9 +78,24 @@ fn write_pages(cmd: clap::Command, out: &Path, written: &mut Vec<PathBuf>) -> Re
 
 fn completions(shell: Shell, out: &Path) -> Result<PathBuf> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut cmd = crate::cli::Cli::command();
+    let mut cmd = visible_interface();
     clap_complete::generate_to(shell, &mut cmd, "zombietrace", out)
         .with_context(|| format!("writing {shell} completions into {}", out.display()))
+}
+
+/// The command line without its hidden subcommands (clap_complete offers hidden subcommands,
+/// and a command cannot lose one): the same arguments and visible subcommands on a new command.
+fn visible_interface() -> clap::Command {
+    let full = crate::cli::Cli::command();
+    let mut cmd = clap::Command::new("zombietrace")
+        .version(include_str!(concat!(env!("OUT_DIR"), "/version.txt")))
+        .args_conflicts_with_subcommands(true)
+        .args(full.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    cmd
 }
 
 #[cfg(test)]
@@ -135,6 +150,10 @@ mod tests {
             assert!(
                 text.contains("report") && text.contains("leak-after"),
                 "{file}"
+            );
+            assert!(
+                !text.contains("generate"),
+                "{file} offers the hidden subcommand"
             );
         }
         fs::remove_dir_all(&dir).unwrap();
