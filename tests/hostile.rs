@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{BIN, Tracer, children, spawn};
+use support::{Tracer, bin, children, spawn};
 
 /// ESC [2J ESC ]0;X BEL \n FAKE: 15 bytes, all a command name holds.
 const HOSTILE: &str = "\\e[2J\\e]0;X\\a\\nFAKE";
@@ -20,7 +20,7 @@ const SHOWN: &str = "\\x1b[2J\\x1b]0;X\\x07\\nFAKE";
 
 #[test]
 fn a_hostile_name_is_escaped_on_one_line_in_text() {
-    let mut tracer = Command::new(BIN)
+    let mut tracer = Command::new(bin())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -98,7 +98,7 @@ fn a_huge_command_line_is_read_bounded() {
     use std::os::unix::process::CommandExt as _;
     let mut tracer = Tracer::start(&["--leak-after", "500ms"]);
     let huge = format!("{}\u{1b}[2J", "x".repeat(100 << 10));
-    let mut parent = Command::new(BIN)
+    let mut parent = Command::new(bin())
         .arg0(&huge)
         .args([
             "spawn",

@@ -12,14 +12,14 @@ use std::{
 };
 
 use serde_json::Value;
-use support::BIN;
+use support::bin;
 
 /// A copy of the binary under a name of this test's own: its storms' processes carry that
 /// name, so the tracer's `--comm` filter (and its summary) sees them and nothing else that
 /// runs on the machine, other tracers and spawners included.
 fn own_copy() -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("ztout{}", std::process::id()));
-    std::fs::copy(BIN, &path).expect("copy the binary");
+    std::fs::copy(bin(), &path).expect("copy the binary");
     path
 }
 
@@ -51,9 +51,9 @@ fn storm(bin: &std::path::Path) -> u64 {
 fn a_stuck_reader_loses_lines_not_events() {
     // Nobody reads the tracer's stdout until it has been stopped. A 256 KiB queue (instead of
     // 8 MiB) fills in a few hundred exits, even on an emulated CPU.
-    let bin = own_copy();
-    let name = bin.file_name().unwrap().to_str().unwrap().to_string();
-    let mut tracer = Command::new(BIN)
+    let copy = own_copy();
+    let name = copy.file_name().unwrap().to_str().unwrap().to_string();
+    let mut tracer = Command::new(bin())
         .args(["--json", "--comm", &name])
         .env("ZOMBIETRACE_OUTPUT_QUEUE_BYTES", "262144")
         .stdout(Stdio::piped())
@@ -81,7 +81,7 @@ fn a_stuck_reader_loses_lines_not_events() {
     // Storm until the tracer says it is dropping lines, then once more.
     let (mut exits, mut rounds, mut dropping) = (0, 0, false);
     while rounds < 60 {
-        exits += storm(&bin);
+        exits += storm(&copy);
         rounds += 1;
         if dropping {
             break;
@@ -99,7 +99,7 @@ fn a_stuck_reader_loses_lines_not_events() {
         .map(|l| serde_json::from_str(&l.expect("read")).expect("JSON line"))
         .collect();
     assert!(tracer.wait().expect("wait").success());
-    let _ = std::fs::remove_file(&bin);
+    let _ = std::fs::remove_file(&copy);
 
     let summary = lines.last().expect("output");
     assert_eq!(summary["event"], "summary");

@@ -187,6 +187,7 @@ fn replay(json: bool, report: bool) -> Vec<u8> {
                 ppid: num(&a["ppid"]) as u32,
                 comm: a["comm"].as_str().unwrap().into(),
                 parent_comm: a["parent_comm"].as_str().unwrap().into(),
+                cgroup: None,
             });
         } else if let Some(r) = l.get("record") {
             pipeline.record(&hex(r.as_str().unwrap()));
@@ -223,11 +224,16 @@ fn check(name: &str, json: bool, report: bool) {
             .zip(want.lines())
             .position(|(g, w)| g != w)
             .unwrap_or(got.lines().count().min(want.lines().count()));
+        let cut = |l: Option<&str>| {
+            let l = l.unwrap_or("<end>");
+            l.chars().take(400).collect::<String>()
+        };
         panic!(
-            "{name} differs from the golden file at line {}:\n got: {}\nwant: {}",
+            "{name} differs from the golden file at line {} (ZOMBIETRACE_BLESS=1 rewrites it):\n \
+             got: {}\nwant: {}",
             first + 1,
-            got.lines().nth(first).unwrap_or("<end>"),
-            want.lines().nth(first).unwrap_or("<end>"),
+            cut(got.lines().nth(first)),
+            cut(want.lines().nth(first)),
         );
     }
 }

@@ -118,7 +118,7 @@ fn runs_as_the_user_asked_with_nothing() {
 
 #[test]
 fn an_unknown_user_is_refused_before_anything_is_loaded() {
-    let out = std::process::Command::new(support::BIN)
+    let out = std::process::Command::new(support::bin())
         .args(["--user", "no-such-user-zt", "--duration", "1s"])
         .output()
         .expect("run zombietrace");

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_zombietrace");
+mod support;
+use support::bin;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A running `zombietrace spawn … --json`; SIGTERM and a wait when dropped.
@@ -22,7 +24,7 @@ struct Spawner {
 
 impl Spawner {
     fn start(args: &[&str]) -> Spawner {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .arg("spawn")
             .args(args)
             .args(["--hold", "30s", "--json"])
@@ -79,7 +81,7 @@ fn wait_or_kill(child: &mut Child) {
 /// Runs `zombietrace ps --json` (optionally as another user): it exits 0 and prints one
 /// document.
 fn ps_json(as_user: Option<u32>) -> Value {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.args(["ps", "--json"]);
     if let Some(id) = as_user {
         cmd.uid(id).gid(id);
@@ -161,7 +163,7 @@ fn never_waits() {
     }
 
     // The text form names the parent, its zombies and the verdict.
-    let out = Command::new(BIN).arg("ps").output().unwrap();
+    let out = Command::new(bin()).arg("ps").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -349,7 +351,7 @@ fn names_that_are_not_utf8_are_listed_escaped() {
         assert_eq!(z["comm"], "\\xff\\xfe\u{1b}[2Jzz", "{z}");
     }
     // Text: listed, escaped, and nothing raw reaches the terminal.
-    let out = Command::new(BIN).arg("ps").output().expect("run ps");
+    let out = Command::new(bin()).arg("ps").output().expect("run ps");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("text output is UTF-8");
     assert!(!text.contains('\u{1b}'), "a raw ESC in:\n{text}");

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{BIN, Tracer};
+use support::{Tracer, bin};
 
 /// The tracer's program names as the kernel keeps them (cut to 15 bytes).
 const OUR_PROGRAMS: [&str; 6] = [
@@ -85,7 +85,7 @@ fn ctrl_c_during_a_fork_storm_detaches_everything() {
         loaded.len() >= 7,
         "the tracer's 7 programs are loaded: {loaded:?}"
     );
-    let mut storm = Command::new(BIN)
+    let mut storm = Command::new(bin())
         .args(["spawn", "storm", "--parents", "2", "--duration", "20s"])
         .stdout(Stdio::null())
         .spawn()

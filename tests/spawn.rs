@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::BIN;
+use support::bin;
 use support::spawner::{
     MS, Spawner, assert_all_gone, assert_delay, children, done, eventually, mono_ns, num, pids,
     run, stat,
@@ -172,7 +172,7 @@ fn wnowait_peeks_then_reaps_once() {
 fn io_uring_reaps() {
     if !support::kernel_at_least(6, 7) {
         // No IORING_OP_WAITID before 6.7: the spawner must say so clearly.
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .args(["spawn", "io-uring", "--json"])
             .output()
             .unwrap();

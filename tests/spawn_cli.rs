@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::BIN;
+use support::bin;
 use support::spawner::{
     Spawner, assert_all_gone, children, children_of, done, eventually, num, pids, run, stat,
 };
@@ -70,7 +70,11 @@ fn bad_input_is_refused_clearly() {
         (&["delayed", "--delay", "30"][..], 2, "no unit"),
         (&["no-such-scenario"][..], 2, "unrecognized"),
     ] {
-        let out = Command::new(BIN).arg("spawn").args(args).output().unwrap();
+        let out = Command::new(bin())
+            .arg("spawn")
+            .args(args)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
@@ -142,7 +146,7 @@ fn sigint_or_sigkill_while_orphans_or_threads_live_leaves_nothing_behind() {
 
 #[test]
 fn human_output_without_json() {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["spawn", "delayed", "--delay", "10ms"])
         .output()
         .unwrap();

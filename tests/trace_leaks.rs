@@ -9,7 +9,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{BIN, Tracer, WAIT, children, delayed};
+use support::{Tracer, WAIT, bin, children, delayed};
 
 type Lines = std::io::BufReader<std::process::ChildStdout>;
 
@@ -17,7 +17,7 @@ type Lines = std::io::BufReader<std::process::ChildStdout>;
 /// rest of its output (read it to the end after stopping it), and the parent's pid.
 fn hold(args: &[&str]) -> (std::process::Child, Lines, u64) {
     let mut child = Command::new("chrt")
-        .args(["--fifo", "10", BIN, "spawn"])
+        .args(["--fifo", "10", bin(), "spawn"])
         .args(args)
         .arg("--json")
         .stdout(std::process::Stdio::piped())
@@ -126,7 +126,7 @@ fn a_container_init_that_never_reaps_is_named() {
 
 #[test]
 fn existing_zombies_are_found_and_their_reap_traced() {
-    let mut spawner = Command::new(BIN)
+    let mut spawner = Command::new(bin())
         .args([
             "spawn",
             "never",
@@ -184,7 +184,7 @@ fn refuses_clearly_without_privileges() {
             "--regid=65534",
             "--clear-groups",
             "--inh-caps=-all",
-            BIN,
+            bin(),
         ])
         .output()
         .expect("setpriv");
@@ -200,11 +200,11 @@ fn refuses_clearly_without_privileges() {
 
 #[test]
 fn bad_flags_are_usage_errors() {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["--min-zombie", "fast"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(BIN).arg("--no-such-flag").output().unwrap();
+    let out = Command::new(bin()).arg("--no-such-flag").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

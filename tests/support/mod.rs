@@ -2,19 +2,32 @@
 //! `spawner` drives the spawner on its own, for the spawner's tests (`tests/spawn*.rs`).
 #![allow(dead_code)]
 
+pub mod serve;
 pub mod spawner;
 
 use std::{
     io::{BufRead, BufReader, Read},
     process::{Child, Command, Stdio},
-    sync::mpsc::{Receiver, RecvTimeoutError, channel},
+    sync::{
+        OnceLock,
+        mpsc::{Receiver, RecvTimeoutError, channel},
+    },
     thread,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_zombietrace");
+/// The zombietrace binary under test: `ZOMBIETRACE_BIN` when set (`cargo xtask vmtest` sets it
+/// to the static binary `cargo xtask dist` ships), else the one cargo built with the tests.
+pub fn bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("ZOMBIETRACE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_zombietrace").to_owned())
+    })
+}
+
 /// How long a test waits for a line or an event it expects.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -31,7 +44,7 @@ impl Tracer {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Tracer {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .arg("--json")
             .args(args)
             .envs(env.iter().copied())
@@ -171,7 +184,7 @@ pub fn json_lines(stdout: impl Read + Send + 'static) -> Receiver<Value> {
 /// milliseconds late; at SCHED_FIFO it wakes at once, so its ground truth is first-hand.
 pub fn spawn(args: &[&str]) -> Vec<Value> {
     let out = Command::new("chrt")
-        .args(["--fifo", "10", BIN, "spawn"])
+        .args(["--fifo", "10", bin(), "spawn"])
         .args(args)
         .arg("--json")
         .output()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{BIN, WAIT, json_lines};
+use super::{WAIT, bin, json_lines};
 
 pub const MS: i64 = 1_000_000;
 /// How late a sleep may wake on a loaded 2-core machine (tests run in parallel): the delays
@@ -39,7 +39,7 @@ pub struct Spawner {
 
 impl Spawner {
     pub fn start(args: &[&str]) -> Spawner {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .arg("spawn")
             .args(args)
             .arg("--json")

@@ -1,7 +1,8 @@
-//! Developer tasks: `cargo xtask setup | run | test | lint`.
+//! Developer tasks: `cargo xtask setup | run | test | lint | dist | bench | vmtest`.
 
 mod bench;
 mod cmd;
+mod dist;
 mod setup;
 mod test;
 mod vmtest;
@@ -38,6 +39,14 @@ enum Task {
     },
     /// Formatting and clippy (userspace and eBPF), without the tests.
     Lint,
+    /// Build what users install into target/dist/: the static binary (musl), the .deb (binary,
+    /// man pages, completions, systemd unit, licenses), the container image's build context, and
+    /// SHA256SUMS. `--check` then proves each works here (as root: it traces, installs and
+    /// removes the package), as `cargo xtask test` does.
+    Dist {
+        #[arg(long)]
+        check: bool,
+    },
     /// Measure zombietrace's cost side by side with exitsnoop and bpftrace (as root); prints
     /// tables and writes JSON under target/bench/.
     Bench {
@@ -65,6 +74,13 @@ fn main() -> ExitCode {
         Task::Run { args } => setup::setup().and_then(|()| test::run(&args)),
         Task::Test { host_only } => setup::setup().and_then(|()| test::test(host_only)),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
+        Task::Dist { check } => setup::setup().and_then(|()| {
+            let built = dist::dist()?;
+            if check {
+                dist::check(&built)?;
+            }
+            Ok(())
+        }),
         Task::Bench { quick, only } => setup::setup().and_then(|()| bench::run(quick, &only)),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };

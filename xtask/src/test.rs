@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::{self, root};
 
@@ -22,17 +22,13 @@ pub fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // The kernel half builds only for the bpf target, with nightly.
+    // The kernel half builds only for the bpf target, with the pinned nightly.
+    let pin = crate::setup::pinned_nightly()?;
     cmd::run(
         Command::new("cargo")
             .current_dir(root().join("zombietrace-ebpf"))
-            .args([
-                "+nightly",
-                "clippy",
-                "--release",
-                "--target",
-                "bpfel-unknown-none",
-            ])
+            .arg(format!("+{pin}"))
+            .args(["clippy", "--release", "--target", "bpfel-unknown-none"])
             .args(["-Z", "build-std=core", "--", "-D", "warnings"]),
     )
 }
@@ -60,8 +56,28 @@ pub fn test(host_only: bool) -> Result<()> {
         println!("suite: {passed} passed, {failed} failed (host)");
         bail!("the test suite did not pass on the host");
     }
+    // What users install, built and proven on this machine (the static binary, the .deb, the
+    // container context); the kernel matrix then runs the same static binary.
+    let built = crate::dist::dist()?;
+    let dist = crate::dist::check(&built)
+        .context("cargo xtask dist: its output did not pass its checks")?;
+    // deploy/'s checks again, with the binary the unit, the image and the package run (its
+    // system calls are musl's, not glibc's).
+    let mut deploy = Command::new("cargo");
+    deploy
+        .current_dir(root())
+        .args(["test", "-p", "zombietrace", "--test", "deploy"])
+        .env("ZOMBIETRACE_BIN", &built.binary);
+    let (deploy_passed, deploy_failed) = cmd::run_counting_tests(&mut deploy)?;
+    let (passed, failed) = (passed + deploy_passed, failed + deploy_failed);
+    if deploy_failed > 0 || deploy_passed == 0 {
+        bail!("deploy/'s checks did not pass with the static binary");
+    }
     if host_only {
-        println!("suite: {passed} passed, {failed} failed (host only)");
+        println!(
+            "suite: {passed} passed, {failed} failed (host only); dist: {} checks passed",
+            dist.len()
+        );
         return Ok(());
     }
     let vm = crate::vmtest::matrix(&[])?;
@@ -72,12 +88,13 @@ pub fn test(host_only: bool) -> Result<()> {
         .collect();
     // One closing line for the whole suite (every test binary's own line is above).
     println!(
-        "suite: {} passed, {} failed ({passed} on the host; {} in {} kernels: {})",
+        "suite: {} passed, {} failed ({passed} on the host; {} in {} kernels: {}); dist: {} checks passed",
         passed + vm.passed,
         failed + vm.failed,
         vm.passed,
         vm.kernels.len(),
-        kernels.join(", ")
+        kernels.join(", "),
+        dist.len()
     );
     if !vm.ok() {
         bail!("the test suite did not pass on every kernel of the matrix");

@@ -90,8 +90,8 @@ fn in_cgroup() -> bool {
     if setting!(flags) & setting::FILTER_CGROUP == 0 {
         return true;
     }
-    let level = setting!(cgroup_level) as i32;
-    unsafe { bpf_get_current_ancestor_cgroup_id(level) == setting!(cgroup_id) }
+    let (level, id) = (setting!(cgroup_level) as i32, setting!(cgroup_id));
+    unsafe { bpf_get_current_ancestor_cgroup_id(level) == id }
 }
 
 /// Compares two command names up to their NUL: older kernels do not clear the bytes after it

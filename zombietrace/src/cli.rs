@@ -20,7 +20,8 @@ use crate::duration::parse_duration;
 #[derive(Debug, Parser)]
 #[command(
     name = "zombietrace",
-    version,
+    version = include_str!(concat!(env!("OUT_DIR"), "/version.txt")),
+    long_version = include_str!(concat!(env!("OUT_DIR"), "/long_version.txt")),
     about,
     long_about,
     args_conflicts_with_subcommands = true
@@ -55,6 +56,10 @@ pub enum Command {
     /// --top, the rest as `other`), parents leaking now, leak episodes, and the tracer's own
     /// health (events lost, kernel map refusals, read failures, build info). No pid labels.
     Serve(ServeArgs),
+    /// Write the man pages or a shell's completions, generated from these definitions (used by
+    /// `cargo xtask dist`).
+    #[command(hide = true)]
+    Generate(crate::generate::GenerateArgs),
 }
 
 /// The default address of `serve`: loopback only, on a port the Prometheus default port
@@ -76,6 +81,10 @@ pub struct ServeArgs {
     /// Where the host's procfs is (in a container that mounts it elsewhere, e.g. /host/proc).
     #[arg(long, value_name = "PATH", default_value = "/proc")]
     pub proc_root: std::path::PathBuf,
+
+    /// Stop by itself after this long (for tests and trials; a service runs until SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
 
     #[command(flatten)]
     pub trace: TraceArgs,
@@ -110,6 +119,17 @@ pub struct TraceArgs {
     /// backslash.
     #[arg(short, long, value_name = "NAME")]
     pub comm: Option<String>,
+
+    /// Only processes in this cgroup (v2) or below it: a path from the v2 hierarchy's root
+    /// (/system.slice/nginx.service) or under its mount point. Checked in the kernel, so other
+    /// cgroups' exits cost nothing.
+    #[arg(long, value_name = "PATH", conflicts_with = "container")]
+    pub cgroup: Option<String>,
+
+    /// Only processes of the container whose id starts with ID (docker, podman, containerd,
+    /// CRI-O, found by their cgroups). Checked in the kernel, like --cgroup.
+    #[arg(long, value_name = "ID")]
+    pub container: Option<String>,
 
     /// Only reaps that waited at least this long, and zombies once they have waited that long
     /// (e.g. 250ms, 2s).

@@ -47,7 +47,7 @@ impl WallClock {
     /// `HH:MM:SS.mmm` in local time (or UTC).
     pub fn time_of_day(&self, monotonic: u64) -> String {
         let real_ns = (monotonic as i128 + self.offset_ns).max(0) as u64;
-        let secs = (real_ns / 1_000_000_000) as libc::time_t;
+        let secs = (real_ns / 1_000_000_000) as _; // time_t: 64-bit on glibc and musl alike
         let millis = (real_ns / 1_000_000) % 1000;
         // SAFETY: localtime_r and gmtime_r write only into `tm`.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };

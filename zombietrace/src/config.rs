@@ -8,7 +8,10 @@ use zombietrace_common::{Settings, TASK_COMM_LEN, setting};
 use crate::{
     cli::{ServeArgs, TraceArgs},
     pipeline::filter::Filter,
-    sys::text::{lossless, unescape},
+    sys::{
+        cgroup,
+        text::{lossless, unescape},
+    },
 };
 
 /// What a run produces.
@@ -40,6 +43,10 @@ pub struct Config {
     pub user: Option<String>,
     /// Where other processes' /proc files are (`--proc-root`).
     pub proc_root: Option<PathBuf>,
+    /// The cgroup v2 hierarchy's mount point (found in /proc/self/mounts).
+    pub cgroup_root: Option<PathBuf>,
+    /// `--cgroup` or `--container`: the cgroup filtered on in the kernel.
+    pub cgroup: Option<cgroup::Target>,
 }
 
 impl Config {
@@ -73,6 +80,7 @@ impl Config {
                 top: args.top,
             },
             proc_root: Some(args.proc_root),
+            duration: args.duration,
             ..Config::from_args(args.trace)?
         })
     }
@@ -90,9 +98,19 @@ impl Config {
             })
             .transpose()
             .context("--comm")?;
+        let cgroup_root = cgroup::this_v2_mount();
+        let target = match (&args.cgroup, &args.container, &cgroup_root) {
+            (None, None, _) => None,
+            (_, _, None) => anyhow::bail!(
+                "--cgroup and --container need the cgroup v2 hierarchy, and none is mounted"
+            ),
+            (Some(path), _, Some(root)) => Some(cgroup::locate(root, path)?),
+            (None, Some(id), Some(root)) => Some(cgroup::find_container(root, id)?),
+        };
         Ok(Config {
             json: args.json,
             filter: Filter {
+                cgroup: target.as_ref().map(|t| t.path.clone()),
                 pid: args.pid,
                 ppid: args.ppid,
                 comm: comm_bytes.as_deref().map(lossless),
@@ -105,6 +123,8 @@ impl Config {
             mode: Mode::Live,
             user: args.user,
             proc_root: None,
+            cgroup_root,
+            cgroup: target,
         })
     }
 
@@ -131,6 +151,11 @@ impl Config {
         if let Some(comm) = &self.comm_bytes {
             settings.flags |= setting::FILTER_COMM;
             settings.comm[..comm.len()].copy_from_slice(comm);
+        }
+        if let Some(target) = &self.cgroup {
+            settings.flags |= setting::FILTER_CGROUP;
+            settings.cgroup_id = target.id;
+            settings.cgroup_level = target.level;
         }
         settings
     }

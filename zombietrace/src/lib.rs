@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod diagnose;
 pub mod duration;
+pub mod generate;
 pub mod histogram;
 pub mod kernel;
 pub mod output;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use zombietrace::{cli, config::Config, ps, spawn, trace};
+use zombietrace::{cli, config::Config, generate, ps, spawn, trace};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -26,5 +26,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Some(cli::Command::Report(args)) => trace::run(Config::report(args.trace, args.for_)?),
         Some(cli::Command::Serve(args)) => trace::run(Config::serve(args)?),
         None => trace::run(Config::live(cli.trace, cli.duration)?),
+        Some(cli::Command::Generate(args)) => generate::run(args),
     }
 }

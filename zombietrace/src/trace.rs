@@ -19,7 +19,7 @@ use crate::{
     output,
     pipeline::{Pipeline, tracker::Existing},
     serve,
-    sys::{cgroup, proc},
+    sys::proc,
 };
 
 /// How often the ring buffer is drained when the kernel does not wake us (it wakes us early
@@ -64,7 +64,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
         .context("starting the output thread")?;
     let mut pipeline = Pipeline::new(
         config.pipeline_settings(),
-        Box::new(ProcHost::new(cgroup::this_v2_mount())),
+        Box::new(ProcHost::new(config.cgroup_root.clone())),
         outputs.consumers,
         started,
     );
@@ -87,6 +87,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
             ppid: z.stat.ppid,
             comm: z.stat.comm.clone(),
             parent_comm: procs.comm_of(z.stat.ppid).unwrap_or("").to_string(),
+            cgroup: z.cgroup.clone(),
         });
     }
     drop(procs);

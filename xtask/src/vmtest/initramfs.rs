@@ -1,6 +1,6 @@
 //! The guest's whole filesystem: an uncompressed cpio "newc" archive with busybox, an init
-//! script, the host's test binaries at their own absolute paths and the glibc libraries they
-//! load, laid out as on the host (merged /usr symlinks included).
+//! script, the static tracer, the host's test binaries at their own absolute paths and the glibc
+//! libraries they load, laid out as on the host (merged /usr symlinks included).
 
 use std::{
     collections::BTreeMap,
@@ -83,7 +83,16 @@ pub fn build(contents: &Contents, out: &Path) -> Result<()> {
     for program in contents.programs {
         tree.add_program(program)?;
     }
-    tree.add_program(contents.zombietrace)?;
+    // The static tracer: copied alone (`add_program` would also copy what ldd lists: nothing).
+    match crate::dist::elf::linking(contents.zombietrace)? {
+        crate::dist::elf::Linking::Static { .. } => {
+            tree.add_host_path(contents.zombietrace, true)?
+        }
+        other => bail!(
+            "{} is not static ({other:?}): the guests run the static binary",
+            contents.zombietrace.display()
+        ),
+    }
     for (_, test) in contents.tests {
         tree.add_program(test)?;
     }
@@ -124,6 +133,8 @@ fn init_script(c: &Contents) -> String {
         r#"#!/vmtest/bin/sh
 export PATH={path}
 export HOME=/root TERM=dumb LANG=C.UTF-8
+# The tests run this tracer (the static binary), not the one cargo built beside them.
+export ZOMBIETRACE_BIN={zombietrace}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -143,6 +154,7 @@ cd {workdir} || echo "vmtest: no {workdir}" >>$out
 "#,
         path = path.join(":"),
         workdir = c.workdir.display(),
+        zombietrace = c.zombietrace.display(),
     );
     for (name, exe) in c.tests {
         s.push_str(&format!(

@@ -24,6 +24,7 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 
 use crate::cmd::root;
+pub use apt::{ensure_installed, find_on_path};
 use kernels::{Kernel, MATRIX, Series};
 use qemu::{Boot, Ending};
 use report::{Row, human, print_table};
@@ -160,30 +161,37 @@ fn select(filters: &[String]) -> Result<Vec<&'static Series>> {
         .collect())
 }
 
+/// Test binaries that check the host's own tools (apt, systemd-analyze, promtool, …) and have
+/// nothing to do in a guest.
+const HOST_ONLY_TESTS: [&str; 3] = ["deploy", "podman", "prometheus"];
+
 /// Builds the tracer and the integration test binaries; returns the tracer's path and each
-/// `[[test]]` target's (name, executable).
+/// `[[test]]` target's (name, executable). The tracer is the static binary `cargo xtask dist`
+/// ships (no library of the host is copied for it); the tests, built for the host, still load
+/// the host's glibc, and run it through `ZOMBIETRACE_BIN`.
 fn build() -> Result<(PathBuf, Vec<(String, PathBuf)>)> {
-    let bins = cargo_artifacts(&["build", "-p", "zombietrace"])?;
-    let zombietrace = bins
-        .iter()
-        .find(|(kind, name, _)| kind == "bin" && name == "zombietrace")
-        .map(|(_, _, exe)| exe.clone())
-        .context("cargo build reported no zombietrace binary")?;
+    let zombietrace = crate::dist::build_static()?;
     let mut tests: Vec<(String, PathBuf)> =
         cargo_artifacts(&["test", "--no-run", "-p", "zombietrace"])?
             .into_iter()
-            .filter(|(kind, _, _)| kind == "test")
+            .filter(|(kind, name, _)| kind == "test" && !HOST_ONLY_TESTS.contains(&name.as_str()))
             .map(|(_, name, exe)| (name, exe))
             .collect();
     if tests.is_empty() {
         bail!("cargo test --no-run reported no integration test binary");
     }
     tests.sort();
+    eprintln!(
+        "xtask: vmtest: tracer {} (static, {} bytes); host-only tests not run in guests: {}",
+        zombietrace.display(),
+        fs::metadata(&zombietrace)?.len(),
+        HOST_ONLY_TESTS.join(", ")
+    );
     Ok((zombietrace, tests))
 }
 
 /// The host programs the guest needs: those the integration tests start by name
-/// (`Command::new("chrt")` in `tests/`), and `sleep`, which the spawner's exec-leak parent
+/// (`Command::new("chrt")` in `tests/`, host-only tests aside), and `sleep`, which the spawner's exec-leak parent
 /// becomes (it must be a real `sleep`, not a busybox applet).
 fn host_programs(tests: &Path) -> Result<Vec<PathBuf>> {
     let mut names = vec!["sleep".to_owned()];
@@ -193,7 +201,11 @@ fn host_programs(tests: &Path) -> Result<Vec<PathBuf>> {
             let path = entry.path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path
+                    .file_stem()
+                    .is_some_and(|s| HOST_ONLY_TESTS.iter().any(|t| s == *t))
+            {
                 let text = fs::read_to_string(&path)?;
                 for rest in text.split("Command::new(\"").skip(1) {
                     if let Some((name, _)) = rest.split_once('"')

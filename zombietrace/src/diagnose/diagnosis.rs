@@ -6,7 +6,10 @@ use super::sigchld::{self, Sigchld};
 use super::users::Users;
 use crate::{
     clock::boottime_ns,
-    sys::proc::{self, ProcError, Stat, Status},
+    sys::{
+        proc::{self, ProcError, Stat, Status},
+        workload::{self, Workload},
+    },
 };
 
 /// What procfs says about a process, for judging why it does not reap its children.
@@ -36,6 +39,9 @@ pub struct Diagnosis {
     pub traced: bool,
     /// Its cgroup v2 path (`/system.slice/…`), or the first line of /proc/<pid>/cgroup (v1).
     pub cgroup: Option<String>,
+    /// Where it lives (unit, container, pod), from its v2 cgroup path, else from a v1 one.
+    #[serde(default)]
+    pub workload: Option<Workload>,
     /// PID 1 of a pid namespace other than the reader's (a container's init).
     pub ns_init: bool,
     /// Its pid inside its innermost pid namespace, when that is not the reader's.
@@ -67,6 +73,9 @@ pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> Result<Facts, Pro
     let wchan = proc::wchan(pid);
     let cmdline = proc::cmdline(pid).unwrap_or_default();
     let cgroup = proc::cgroup(pid);
+    let workload = proc::cgroup_paths(pid)
+        .iter()
+        .find_map(|path| workload::classify(path));
     let loginuid = proc::loginuid(pid);
     let blocked_threads = blocked_threads(pid, &status);
     let readable = proc::own_status().is_ok_and(|me| may_ptrace_read(&me, &status));
@@ -77,6 +86,7 @@ pub fn facts(pid: u32, users: &Users, now_boottime_ns: u64) -> Result<Facts, Pro
             wchan,
             cmdline,
             cgroup,
+            workload,
             loginuid,
             blocked_threads,
             readable,
@@ -92,6 +102,7 @@ pub struct Extra {
     pub wchan: Option<String>,
     pub cmdline: String,
     pub cgroup: Option<String>,
+    pub workload: Option<Workload>,
     pub loginuid: Option<u32>,
     pub blocked_threads: u32,
     /// This reader may ptrace-read the process (see `may_ptrace_read`).
@@ -129,6 +140,7 @@ pub fn assemble(
         sigchld_blocked: extra.blocked_threads > 0 || sigchld::blocked(status.sigblk),
         traced: state == 't' || status.tracer_pid != 0,
         cgroup: extra.cgroup,
+        workload: extra.workload,
         ns_init: nested && inner == Some(1),
         nspid: if nested { inner } else { None },
         user: user.clone(),

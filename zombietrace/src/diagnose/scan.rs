@@ -10,6 +10,8 @@ pub struct FoundZombie {
     pub stat: Stat,
     /// Its status, when procfs gave it (for its namespace pids).
     pub status: Option<Status>,
+    /// Its cgroup path (the v2 one, else a v1 hierarchy's).
+    pub cgroup: Option<String>,
 }
 
 impl FoundZombie {
@@ -52,6 +54,7 @@ pub fn scan() -> Scan {
                 zombies.push(FoundZombie {
                     stat: stat.clone(),
                     status,
+                    cgroup: proc::cgroup_paths(pid).into_iter().next(),
                 });
             }
         }

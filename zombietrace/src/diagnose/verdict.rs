@@ -148,10 +148,14 @@ fn cause(d: &Diagnosis, oldest_age_ns: u64) -> String {
         _ => {}
     }
     if d.ns_init {
+        let what = match d.workload.as_ref().filter(|w| w.container_id.is_some()) {
+            Some(w) => format!("PID 1 of container {}", w.short()),
+            None => "PID 1 of its pid namespace (a container init)".to_string(),
+        };
         return format!(
-            "it is PID 1 of its pid namespace (a container init) and does not reap, so every \
-             orphan in the container ends here too; use an init that reaps (tini, \
-             `docker run --init`), or make PID 1 wait for its children. {USELESS}"
+            "it is {what} and does not reap, so every orphan in the container ends here too; \
+             use an init that reaps (tini, `docker run --init`), or make PID 1 wait for its \
+             children. {USELESS}"
         );
     }
     let fix = match (d.sigchld, d.sigchld_blocked) {
@@ -206,6 +210,7 @@ mod tests {
             sigchld_blocked: false,
             traced: false,
             cgroup: None,
+            workload: None,
             ns_init: false,
             nspid: None,
         }
@@ -364,6 +369,19 @@ mod tests {
         let v = verdict(&d, 1, 0);
         assert!(v.contains("a container init"), "{v}");
         assert!(v.contains("tini"), "{v}");
+        // Named by its container when its cgroup says which.
+        let named = Diagnosis {
+            workload: crate::sys::workload::classify(&format!(
+                "/libpod_parent/libpod-{}",
+                "8c3af0a9b2c1".repeat(5) + "d3e4"
+            )),
+            ..d.clone()
+        };
+        let v = verdict(&named, 1, 0);
+        assert!(
+            v.contains("it is PID 1 of container podman:8c3af0a9b2c1 and"),
+            "{v}"
+        );
         assert!(!v.contains("handler is the bug"), "{v}");
         // Not an init, but inside a container: its zombies go to the container's PID 1.
         let d = Diagnosis {

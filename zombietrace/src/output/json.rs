@@ -6,9 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Format;
-use crate::pipeline::{
-    event::{Event, Reap, ReapCall, Since, Zombie},
-    summary::Summary,
+use crate::{
+    pipeline::{
+        event::{Event, Reap, ReapCall, Since, Zombie},
+        summary::Summary,
+    },
+    sys::cgroup::Cgroup,
 };
 
 #[derive(Default)]
@@ -19,11 +22,13 @@ pub struct Json;
 /// objects come out.
 #[derive(Serialize)]
 struct ZombieLine<'a> {
+    cgroup: Option<&'a Cgroup>,
     comm: &'a str,
     core_dumped: bool,
     event: &'static str,
     exit_code: Option<i32>,
     nspid: Option<u32>,
+    parent_cgroup: Option<&'a Cgroup>,
     parent_comm: &'a str,
     pid: u32,
     ppid: u32,
@@ -38,11 +43,13 @@ struct ZombieLine<'a> {
 struct ReapLine<'a> {
     approx: bool,
     call: Option<ReapCall>,
+    cgroup: Option<&'a Cgroup>,
     comm: &'a str,
     core_dumped: bool,
     event: &'static str,
     exit_code: Option<i32>,
     nspid: Option<u32>,
+    parent_cgroup: Option<&'a Cgroup>,
     parent_comm: &'a str,
     pid: u32,
     ppid: u32,
@@ -63,11 +70,13 @@ impl<'a> ZombieLine<'a> {
         // The status of a zombie found in procfs is not known.
         let known = z.since != Since::TracingStart;
         ZombieLine {
+            cgroup: z.cgroup.as_deref(),
             comm: &z.comm,
             core_dumped: known && z.status.core_dumped(),
             event: "zombie",
             exit_code: z.status.exit_code().filter(|_| known),
             nspid: z.nspid,
+            parent_cgroup: z.parent_cgroup.as_deref(),
             parent_comm: &z.parent_comm,
             pid: z.pid,
             ppid: z.ppid,
@@ -85,11 +94,13 @@ impl<'a> ReapLine<'a> {
         ReapLine {
             approx: r.approx,
             call: r.call,
+            cgroup: z.cgroup,
             comm: z.comm,
             core_dumped: z.core_dumped,
             event: "reap",
             exit_code: z.exit_code,
             nspid: z.nspid,
+            parent_cgroup: z.parent_cgroup,
             parent_comm: z.parent_comm,
             pid: z.pid,
             ppid: z.ppid,

@@ -252,7 +252,11 @@ impl Metrics {
             let g = groups
                 .entry(ParentLabels {
                     parent_comm: p.comm.clone(),
-                    workload: String::new(),
+                    workload: p
+                        .cgroup
+                        .as_ref()
+                        .and_then(|c| c.short())
+                        .unwrap_or_default(),
                 })
                 .or_default();
             g.outstanding += p.outstanding.len() as i64;

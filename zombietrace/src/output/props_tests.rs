@@ -69,6 +69,7 @@ fn diagnosis(comm: String, cmdline: String, user: String, cgroup: String) -> Dia
         sigchld_blocked: false,
         traced: false,
         cgroup: Some(cgroup),
+        workload: None,
         ns_init: false,
         nspid: None,
     }
@@ -112,8 +113,13 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
                 rate_per_min: 1.5,
                 diagnosis: Some(diag),
                 verdict: Some(verdict),
+                cgroup: Some(std::sync::Arc::new(crate::sys::cgroup::Cgroup {
+                    id: 2,
+                    path: Some(format!("/x/{f}")),
+                    workload: None,
+                })),
             })),
-            2,
+            3, // the leak, where its parent lives, and why
         ),
         (
             Event::LeakEnd(LeakEnd {
@@ -170,7 +176,12 @@ fn summary(names: &[String; 6]) -> Summary {
             leaks: 1,
             rate_per_min: 1.0,
             exited: false,
-            verdict: Some(c),
+            verdict: Some(c.clone()),
+            cgroup: Some(std::sync::Arc::new(crate::sys::cgroup::Cgroup {
+                id: 3,
+                path: Some(format!("/y/{c}")),
+                workload: None,
+            })),
         }],
         latency: Latency::default(),
     }

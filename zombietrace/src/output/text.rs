@@ -54,11 +54,17 @@ fn status(zombie: &Zombie) -> String {
     }
 }
 
+/// What follows a zombie's line: its pid in its own namespace, and where it lives (its unit,
+/// container or pod, else its cgroup path), escaped.
 fn nspid_note(zombie: &Zombie) -> String {
-    zombie
+    let mut note = zombie
         .nspid
         .map(|ns| format!(" (pid {ns} in its namespace)"))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(place) = zombie.cgroup.as_ref().and_then(|c| c.short()) {
+        note.push_str(&format!(" [{}]", escape(&place)));
+    }
+    note
 }
 
 pub fn how(reap: &Reap) -> String {
@@ -146,6 +152,9 @@ impl Format for Text {
                     },
                     oldest.join(" "),
                 )?;
+                if let Some(place) = l.cgroup.as_ref().and_then(|c| c.short()) {
+                    writeln!(out, "{:<12} {:<6} in: {}", "", "", escape(&place))?;
+                }
                 if let Some(verdict) = &l.verdict {
                     writeln!(out, "{:<12} {:<6} why: {}", "", "", escape(verdict))?;
                 }
@@ -303,6 +312,9 @@ fn parents(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             lat(p.latency.max),
             kinds.join(", "),
         )?;
+        if let Some(place) = p.cgroup.as_ref().and_then(|c| c.short()) {
+            writeln!(out, "            in: {}", escape(&place))?;
+        }
         if let Some(verdict) = &p.verdict {
             writeln!(out, "            why: {}", escape(verdict))?;
         }

@@ -187,6 +187,8 @@ pub struct Leak {
     /// Why it is not reaping, from procfs (None when the process could not be read).
     pub diagnosis: Option<Diagnosis>,
     pub verdict: Option<String>,
+    /// Its cgroup (where it lives: unit, container, pod), as its zombies' records said.
+    pub cgroup: Option<Arc<Cgroup>>,
 }
 
 /// A leaking parent recovered (or went away).

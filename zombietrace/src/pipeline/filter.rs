@@ -10,6 +10,9 @@ pub struct Filter {
     pub comm: Option<String>,
     /// Only reaps that waited at least this long (and zombies once they have).
     pub min_zombie_ns: u64,
+    /// Only zombies in this cgroup (v2 path) or below it. The kernel checks the ones it
+    /// reports; this checks the rest (those found in procfs), by path.
+    pub cgroup: Option<String>,
 }
 
 impl Filter {
@@ -27,6 +30,15 @@ impl Filter {
         if let Some(comm) = &self.comm
             && *comm != zombie.comm
             && *comm != zombie.parent_comm
+        {
+            return false;
+        }
+        if let Some(within) = &self.cgroup
+            && let Some(path) = zombie.cgroup.as_ref().and_then(|c| c.path.as_deref())
+            && !(path == within
+                || path
+                    .strip_prefix(within.as_str())
+                    .is_some_and(|rest| rest.starts_with('/') || within == "/"))
         {
             return false;
         }

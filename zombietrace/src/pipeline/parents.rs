@@ -2,13 +2,16 @@
 //! age, reaps by kind, the zombie-time distribution, and leak detection. Memory is bounded by the
 //! live parents and the outstanding zombies, not by how long it runs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
+};
 
 use super::{
     Host,
     event::{Event, Leak, LeakEnd, LeakReason, OldZombie, ReapKind},
 };
-use crate::{diagnose, histogram::Histogram};
+use crate::{diagnose, histogram::Histogram, sys::cgroup::Cgroup};
 
 /// How often the outstanding counts are sampled to tell a growing backlog.
 const SAMPLE_EVERY_NS: u64 = 1_000_000_000;
@@ -42,6 +45,8 @@ pub struct Parent {
     pub leaks: u64,
     pub verdict: Option<String>,
     pub exited: bool,
+    /// Its cgroup, as its zombies' records said.
+    pub cgroup: Option<Arc<Cgroup>>,
     samples: VecDeque<usize>,
 }
 
@@ -121,6 +126,9 @@ impl Parents {
                     comm: z.parent_comm.clone(),
                     ..Default::default()
                 });
+                if parent.cgroup.is_none() {
+                    parent.cgroup.clone_from(&z.parent_cgroup);
+                }
                 parent.zombies += 1;
                 parent.outstanding.insert(z.pid, (z.comm.clone(), z.ts_ns));
                 self.owner.insert(z.pid, key);
@@ -274,6 +282,7 @@ fn leak(p: &mut Parent, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Lea
         rate_per_min: p.rate_per_min(now_ns),
         verdict: p.verdict.clone(),
         diagnosis,
+        cgroup: p.cgroup.clone(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The end-of-run summary: what was seen, how zombies were reaped, who still holds some. Built
 //! in one place, [`Summary::new`], from the tracker's and the statistics' final state.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde::Serialize;
 
@@ -10,7 +10,7 @@ use super::{
     parents::{Parent, Parents},
     tracker::Tracker,
 };
-use crate::{histogram::Histogram, kernel::loader::Counters};
+use crate::{histogram::Histogram, kernel::loader::Counters, sys::cgroup::Cgroup};
 
 /// One parent's line in the ranking.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -28,6 +28,8 @@ pub struct ParentSummary {
     pub rate_per_min: f64,
     pub exited: bool,
     pub verdict: Option<String>,
+    /// Its cgroup (unit, container, pod), when known.
+    pub cgroup: Option<Arc<Cgroup>>,
 }
 
 impl ParentSummary {
@@ -46,6 +48,7 @@ impl ParentSummary {
             rate_per_min: p.rate_per_min(now_ns),
             exited: p.exited,
             verdict: p.verdict.clone(),
+            cgroup: p.cgroup.clone(),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The lifecycle tracker: pairs each zombie with its release, per task, keyed by
 //! (tgid, start time) so that pid reuse never joins two processes.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
+};
 
 use super::{
     Host,
@@ -9,6 +12,7 @@ use super::{
     filter::Filter,
     kernel_event::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
 };
+use crate::sys::{cgroup::Cgroup, workload::classify};
 
 /// How long after a task's free the books are closed when no wait call claimed it: a wait's
 /// return can reach the ring buffer a little after the (RCU-delayed) free on another CPU.
@@ -22,6 +26,8 @@ pub struct Existing {
     pub ppid: u32,
     pub comm: String,
     pub parent_comm: String,
+    /// Its cgroup path, as /proc/<pid>/cgroup says.
+    pub cgroup: Option<String>,
 }
 
 #[derive(Debug)]
@@ -125,7 +131,13 @@ impl Tracker {
             start_ns: None,
             ts_ns: now_ns,
             since: Since::TracingStart,
-            cgroup: None,
+            cgroup: existing.cgroup.map(|path| {
+                Arc::new(Cgroup {
+                    id: 0,
+                    workload: classify(&path),
+                    path: Some(path),
+                })
+            }),
             parent_cgroup: None,
         };
         if self.filter.wants(&zombie, None) {

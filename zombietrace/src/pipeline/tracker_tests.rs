@@ -345,8 +345,14 @@ fn existing_zombies_are_adopted_with_unknown_age() {
         ppid: 70,
         comm: "defunct".into(),
         parent_comm: "leaker".into(),
+        cgroup: Some("/system.slice/leaker.service".into()),
     };
     t.adopt(existing, 1_000, &mut out);
+    let Event::Zombie(z) = &out[0] else { panic!() };
+    assert_eq!(
+        z.cgroup.as_ref().and_then(|c| c.short()).as_deref(),
+        Some("leaker.service")
+    );
     assert!(matches!(&out[..], [Event::Zombie(z)] if z.since == Since::TracingStart));
     t.handle(
         KernelEvent::Wait(wait(70, 77, 5_000, Call::Wait4)),

@@ -54,6 +54,7 @@ impl Serialize for Holder {
             "traced",
             "tracer_pid",
             "cgroup",
+            "workload",
             "ns_init",
             "nspid",
             "ppid",
@@ -178,6 +179,9 @@ fn parent_text(out: &mut String, p: &Holder) {
             if let Some(c) = &d.cgroup {
                 row(out, "cgroup", &escape(c));
             }
+            if let Some(w) = &d.workload {
+                row(out, "in", &escape(&w.short()));
+            }
             if let Some(n) = d.nspid {
                 let what = if d.ns_init {
                     "PID 1 of its pid namespace (a container init)".to_string()
@@ -295,6 +299,7 @@ mod tests {
             sigchld_blocked: true,
             traced: true,
             cgroup: Some(e.clone()),
+            workload: None,
             ns_init: true,
             nspid: Some(1),
         };

@@ -17,7 +17,7 @@ pub use crate::clock::monotonic_ns as now_ns;
 
 fn timespec(ns: u64) -> libc::timespec {
     libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_sec: (ns / 1_000_000_000) as _, // time_t (named differently by glibc and musl)
         tv_nsec: (ns % 1_000_000_000) as libc::c_long,
     }
 }
@@ -118,7 +118,8 @@ pub fn pidfd_exit_status(pidfd: RawFd) -> Option<Status> {
     }
     const PIDFD_INFO_EXIT: u64 = 1 << 3;
     // _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, 64 bytes)
-    const PIDFD_GET_INFO: libc::c_ulong = 0xC040_FF0B;
+    // (the request's type is c_ulong for glibc, c_int for musl)
+    const PIDFD_GET_INFO: libc::Ioctl = 0xC040_FF0B_u32 as libc::Ioctl;
     let mut info = Info {
         mask: PIDFD_INFO_EXIT,
         cgroupid: 0,

@@ -90,6 +90,82 @@ pub fn walk(root: &Path) -> HashMap<u64, String> {
     found
 }
 
+/// A cgroup to filter on, in the kernel: its id, and its level below the root (the root is 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub path: String,
+    pub id: u64,
+    pub level: u32,
+}
+
+/// `--cgroup PATH`: a path from the v2 root (`/system.slice/nginx.service`), or a directory
+/// under the v2 mount point (`/sys/fs/cgroup/unified/system.slice/…`).
+pub fn locate(mount: &Path, path: &str) -> anyhow::Result<Target> {
+    let rel = Path::new(path)
+        .strip_prefix(mount)
+        .map(|r| format!("/{}", r.display()))
+        .unwrap_or_else(|_| path.to_string());
+    let rel = if rel.starts_with('/') {
+        rel
+    } else {
+        format!("/{rel}")
+    };
+    let dir = mount.join(rel.trim_start_matches('/'));
+    let meta = std::fs::metadata(&dir).map_err(|e| {
+        anyhow::anyhow!(
+            "no cgroup {rel} in the v2 hierarchy at {}: {e}",
+            mount.display()
+        )
+    })?;
+    anyhow::ensure!(meta.is_dir(), "{} is not a cgroup directory", dir.display());
+    let level = rel.split('/').filter(|c| !c.is_empty()).count() as u32;
+    Ok(Target {
+        path: rel,
+        id: meta.ino(),
+        level,
+    })
+}
+
+/// `--container ID`: the cgroup of the one container whose id starts with `prefix`.
+pub fn find_container(mount: &Path, prefix: &str) -> anyhow::Result<Target> {
+    let prefix = prefix.to_ascii_lowercase();
+    anyhow::ensure!(
+        !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a container id is hexadecimal: `{prefix}` is not"
+    );
+    // The shallowest cgroup of each matching container (crun adds `/container` below it).
+    let mut found: HashMap<String, (usize, String)> = HashMap::new();
+    for path in walk(mount).into_values() {
+        let Some(id) = classify(&path).and_then(|w| w.container_id) else {
+            continue;
+        };
+        if id.starts_with(&prefix) {
+            let depth = path.matches('/').count();
+            let entry = found.entry(id).or_insert((usize::MAX, String::new()));
+            if depth < entry.0 || (depth == entry.0 && path < entry.1) {
+                *entry = (depth, path);
+            }
+        }
+    }
+    match found.len() {
+        0 => anyhow::bail!(
+            "no container's cgroup under {} has an id starting with {prefix} (is it running? on \
+             a hybrid machine a container placed only in v1 hierarchies is not in the v2 one, \
+             and cannot be filtered in the kernel)",
+            mount.display()
+        ),
+        1 => {
+            let (_, path) = found.into_values().next().expect("one");
+            locate(mount, &path)
+        }
+        _ => {
+            let mut ids: Vec<String> = found.into_keys().map(|id| id[..12].to_string()).collect();
+            ids.sort();
+            anyhow::bail!("{prefix} matches several containers: {}", ids.join(", "))
+        }
+    }
+}
+
 /// Resolves ids to cgroups, walking the v2 hierarchy when it meets one it does not know.
 pub struct Resolver {
     root: Option<PathBuf>,
@@ -160,6 +236,32 @@ mod tests {
             v2_mount("cg /my\\040cgroups cgroup2 rw 0 0\n"),
             Some(PathBuf::from("/my cgroups"))
         );
+    }
+
+    #[test]
+    fn finds_filter_targets() {
+        let root = std::env::temp_dir().join(format!("zt-cgfind-{}", std::process::id()));
+        let id = "ab".repeat(32);
+        let scope = root.join(format!("machine.slice/libpod-{id}.scope"));
+        std::fs::create_dir_all(scope.join("container")).unwrap();
+        std::fs::create_dir_all(root.join(format!("machine.slice/libpod-conmon-{id}.scope")))
+            .unwrap();
+        let t = find_container(&root, "ABAB").unwrap();
+        assert_eq!(t.path, format!("/machine.slice/libpod-{id}.scope"));
+        assert_eq!(t.level, 2);
+        assert_eq!(t.id, std::fs::metadata(&scope).unwrap().ino());
+        assert!(
+            find_container(&root, "cd")
+                .unwrap_err()
+                .to_string()
+                .contains("is it running")
+        );
+        assert!(find_container(&root, "xyz").is_err());
+        let again = locate(&root, &scope.display().to_string()).unwrap();
+        assert_eq!(again, t);
+        assert_eq!(locate(&root, "machine.slice").unwrap().level, 1);
+        assert!(locate(&root, "/nope").is_err());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -356,6 +356,28 @@ pub fn cgroup(pid: u32) -> Option<String> {
     parse_cgroup(&read(pid, None, "cgroup", limit::CGROUP).ok()?)
 }
 
+/// Every path of /proc/<pid>/cgroup, the v2 one (`0::`) first, then the v1 hierarchies' in
+/// their order (a hybrid machine may place a container in v1 hierarchies only).
+pub fn parse_cgroup_paths(raw: &[u8]) -> Vec<String> {
+    let mut v2 = Vec::new();
+    let mut v1 = Vec::new();
+    for line in raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if let Some(path) = line.strip_prefix(b"0::") {
+            v2.push(lossless(path));
+        } else if let Some(path) = line.splitn(3, |&b| b == b':').nth(2) {
+            v1.push(lossless(path));
+        }
+    }
+    v2.extend(v1);
+    v2
+}
+
+pub fn cgroup_paths(pid: u32) -> Vec<String> {
+    read(pid, None, "cgroup", limit::CGROUP)
+        .map(|raw| parse_cgroup_paths(&raw))
+        .unwrap_or_default()
+}
+
 /// /proc/<pid>/loginuid: the audit login uid; None when unset (4294967295).
 pub fn parse_loginuid(raw: &[u8]) -> Option<u32> {
     std::str::from_utf8(raw)

@@ -145,3 +145,13 @@ fn ages_are_upper_bounds() {
     assert_eq!(age_ns(hz * 10, 12_000_000_000), 2_000_000_000);
     assert_eq!(age_ns(hz * 10, 5), 0);
 }
+
+#[test]
+fn lists_every_cgroup_path_v2_first() {
+    let hybrid = b"12:pids:/docker/abc\n1:name=systemd:/system.slice/docker-abc.scope\n0::/\n";
+    assert_eq!(
+        parse_cgroup_paths(hybrid),
+        vec!["/", "/docker/abc", "/system.slice/docker-abc.scope"]
+    );
+    assert!(parse_cgroup_paths(b"").is_empty());
+}

@@ -18,27 +18,27 @@
 //! sit under `burstable` or `besteffort`. A path that matches none of these is shown as the
 //! path.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a process lives, as its cgroup path says.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workload {
     /// The innermost systemd unit or scope (`nginx.service`, `session-3.scope`).
     pub unit: Option<String>,
     /// `docker`, `podman`, `containerd`, `cri-o`.
-    pub runtime: Option<&'static str>,
+    pub runtime: Option<String>,
     /// The full container id.
     pub container_id: Option<String>,
     /// The Kubernetes pod's uid, and its QoS class (`guaranteed`, `burstable`, `besteffort`).
     pub pod_uid: Option<String>,
-    pub qos: Option<&'static str>,
+    pub qos: Option<String>,
 }
 
 impl Workload {
     /// What to show in a column or a label: the container (`podman:8c3af0a9b2c1`), else the
     /// pod (`pod:1f2e3d4c`), else the unit.
     pub fn short(&self) -> String {
-        match (&self.container_id, self.runtime, &self.pod_uid, &self.unit) {
+        match (&self.container_id, &self.runtime, &self.pod_uid, &self.unit) {
             (Some(id), Some(rt), _, _) => format!("{rt}:{}", &id[..12.min(id.len())]),
             (_, _, Some(uid), _) => format!("pod:{}", &uid[..8.min(uid.len())]),
             (_, _, _, Some(unit)) => unit.clone(),
@@ -115,11 +115,11 @@ pub fn classify(path: &str) -> Option<Workload> {
     for (i, part) in parts.iter().enumerate() {
         let parent = i.checked_sub(1).map(|j| parts[j]);
         if let Some((runtime, id)) = container(part, parent) {
-            w.runtime = Some(runtime);
+            w.runtime = Some(runtime.to_string());
             w.container_id = Some(id);
         } else if let Some((uid, qos)) = pod(part, parent) {
             w.pod_uid = Some(uid);
-            w.qos = Some(qos);
+            w.qos = Some(qos.to_string());
         } else if (part.ends_with(".service") || part.ends_with(".scope"))
             && w.container_id.is_none()
         {
@@ -155,7 +155,7 @@ mod tests {
         ] {
             let w = c(&path);
             assert_eq!(
-                (w.runtime, w.container_id.as_deref()),
+                (w.runtime.as_deref(), w.container_id.as_deref()),
                 (Some(runtime), Some(ID)),
                 "{path}"
             );
@@ -178,20 +178,29 @@ mod tests {
         let w = c(&format!(
             "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/cri-containerd-{ID}.scope"
         ));
-        assert_eq!(w.runtime, Some("containerd"));
+        assert_eq!(w.runtime.as_deref(), Some("containerd"));
         assert_eq!(
-            (w.pod_uid.as_deref(), w.qos),
+            (w.pod_uid.as_deref(), w.qos.as_deref()),
             (Some(uid), Some("burstable"))
         );
         let w = c(&format!(
             "/kubepods.slice/kubepods-pod{uid_}.slice/crio-{ID}.scope"
         ));
-        assert_eq!((w.runtime, w.qos), (Some("cri-o"), Some("guaranteed")));
+        assert_eq!(
+            (w.runtime.as_deref(), w.qos.as_deref()),
+            (Some("cri-o"), Some("guaranteed"))
+        );
         let w = c(&format!("/kubepods/besteffort/pod{uid}/{ID}"));
-        assert_eq!((w.runtime, w.qos), (Some("containerd"), Some("besteffort")));
+        assert_eq!(
+            (w.runtime.as_deref(), w.qos.as_deref()),
+            (Some("containerd"), Some("besteffort"))
+        );
         assert_eq!(w.pod_uid.as_deref(), Some(uid));
         let w = c(&format!("/kubepods/pod{uid}/crio-{ID}"));
-        assert_eq!((w.runtime, w.qos), (Some("cri-o"), Some("guaranteed")));
+        assert_eq!(
+            (w.runtime.as_deref(), w.qos.as_deref()),
+            (Some("cri-o"), Some("guaranteed"))
+        );
         // A pod's own cgroup, no container: shown as the pod.
         let w = c(&format!("/kubepods/burstable/pod{uid}"));
         assert_eq!(w.short(), "pod:1f2e3d4c");
