@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{Tracer, bin};
+use support::{Tracer, bin, bpf::loaded_programs};
 
 /// The tracer's program names as the kernel keeps them (cut to 15 bytes).
 const OUR_PROGRAMS: [&str; 6] = [
@@ -28,40 +28,6 @@ const OUR_PROGRAMS: [&str; 6] = [
 
 /// How long the kernel may take to release a program after its last holder exited.
 const RELEASE_DEADLINE: Duration = Duration::from_secs(10);
-
-/// Id and name of every BPF program loaded in the system (BPF_PROG_GET_NEXT_ID +
-/// OBJ_GET_INFO).
-fn loaded_programs() -> Vec<(u32, String)> {
-    const BPF_PROG_GET_NEXT_ID: i64 = 11;
-    const BPF_PROG_GET_FD_BY_ID: i64 = 13;
-    const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
-    let bpf = |cmd: i64, attr: &mut [u64; 4]| unsafe {
-        libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), 32)
-    };
-    let mut names = Vec::new();
-    let mut id = 0u32;
-    loop {
-        let mut attr = [id as u64, 0, 0, 0];
-        if bpf(BPF_PROG_GET_NEXT_ID, &mut attr) != 0 {
-            break;
-        }
-        id = (attr[0] >> 32) as u32;
-        let mut attr = [id as u64, 0, 0, 0];
-        let fd = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr);
-        if fd < 0 {
-            continue; // unloaded meanwhile
-        }
-        let mut info = [0u8; 80];
-        let mut attr = [fd as u64 | (80u64 << 32), info.as_mut_ptr() as u64, 0, 0];
-        if bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) == 0 {
-            let raw = &info[64..80];
-            let end = raw.iter().position(|&b| b == 0).unwrap_or(16);
-            names.push((id, String::from_utf8_lossy(&raw[..end]).into_owned()));
-        }
-        unsafe { libc::close(fd as i32) };
-    }
-    names
-}
 
 /// Ids of the loaded programs that carry one of our names.
 fn ours() -> BTreeSet<u32> {

@@ -2,6 +2,7 @@
 //! `spawner` drives the spawner on its own, for the spawner's tests (`tests/spawn*.rs`).
 #![allow(dead_code)]
 
+pub mod bpf;
 pub mod serve;
 pub mod spawner;
 
@@ -120,6 +121,13 @@ impl Tracer {
         self.wait_for(&format!("reap of {pid}"), timeout, |v| {
             v["event"] == "reap" && v["pid"] == pid
         })
+    }
+
+    /// The next line the tracer writes (kept with those seen), or None after `timeout`.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+        let v = self.lines.recv_timeout(timeout).ok()?;
+        self.seen.push(v.clone());
+        Some(v)
     }
 
     /// All events about `pid` seen so far.
