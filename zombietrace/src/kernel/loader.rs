@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{RawTracePoint, TracePoint},
+    programs::{Program, RawTracePoint, TracePoint},
 };
 use aya_log::EbpfLogger;
 use zombietrace_common::{Settings, TASK_SLOTS_MAX, counter, slot};
@@ -21,6 +21,19 @@ const RAW_TRACEPOINTS: [&str; 4] = [
     "sched_process_free",
 ];
 const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "sys_exit_waitid"];
+/// The order programs are detached in: the last moment of a process's life first. A free seen
+/// after the wait probes are gone would close the books on a reap that a wait call made as a
+/// release with no wait call (`kernel`, time approximate); detached first, such a zombie stays
+/// outstanding in the summary instead. Then the waits, then the notifications, then forks.
+const DETACH_ORDER: [&str; 7] = [
+    "sched_process_free",
+    "sys_exit_wait4",
+    "sys_exit_waitid",
+    "sys_enter_waitid",
+    "signal_generate",
+    "sched_process_exit",
+    "sched_process_fork",
+];
 
 /// The programs among `names` that no attach list above names: each would load and never run.
 fn unattached<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -168,9 +181,23 @@ impl Probes {
         Ok((probes, events))
     }
 
-    /// Detaches and unloads every program. The ring buffer and counters stay readable.
+    /// Detaches and unloads every program, one at a time in [`DETACH_ORDER`] (dropping them all
+    /// at once would detach them in no particular order). The ring buffer and counters stay
+    /// readable.
     pub fn detach(&mut self) {
         self.flush_logs();
+        if let Some(ebpf) = &mut self.ebpf {
+            for name in DETACH_ORDER {
+                let unloaded = match ebpf.program_mut(name) {
+                    Some(Program::RawTracePoint(p)) => p.unload(),
+                    Some(Program::TracePoint(p)) => p.unload(),
+                    _ => Ok(()),
+                };
+                if let Err(err) = unloaded {
+                    log::warn!("detaching {name}: {err}");
+                }
+            }
+        }
         self.ebpf = None;
     }
 
