@@ -19,6 +19,8 @@ pub struct Tools {
     pub stress_ng: PathBuf,
     /// The bench's own fork loop, compiled from forkloop.rs.
     pub forkloop: PathBuf,
+    /// The soak's workload (`ztsoak`), compiled from soakload.rs.
+    pub soakload: PathBuf,
     /// Versions, for the JSON record.
     pub versions: Value,
 }
@@ -79,7 +81,8 @@ pub fn ensure(dir: &Path) -> Result<Tools> {
     if !is_executable(&zombietrace) {
         bail!("{zombietrace:?} was not built");
     }
-    let forkloop = super::workload::build_forkloop(dir)?;
+    let forkloop = super::workload::build_program(dir, "forkloop", include_str!("forkloop.rs"))?;
+    let soakload = super::workload::build_program(dir, "ztsoak", include_str!("soakload.rs"))?;
     let versions = json!({
         "zombietrace": version(Command::new(&zombietrace).arg("--version")),
         "exitsnoop": package_version("libbpf-tools"),
@@ -93,6 +96,7 @@ pub fn ensure(dir: &Path) -> Result<Tools> {
         bpftrace,
         stress_ng,
         forkloop,
+        soakload,
         versions,
     })
 }

@@ -72,11 +72,12 @@ pub fn pin_to(cpu: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Compiles forkloop.rs (a program of its own, see there) into `dir/forkloop`.
-pub fn build_forkloop(dir: &Path) -> Result<PathBuf> {
-    let src = dir.join("forkloop.rs");
-    let bin = dir.join("forkloop");
-    fs::write(&src, include_str!("forkloop.rs"))?;
+/// Compiles one of the bench's own programs (`source`, a file of its own: forkloop.rs,
+/// soakload.rs) with `rustc -O` into `dir/name`.
+pub fn build_program(dir: &Path, name: &str, source: &str) -> Result<PathBuf> {
+    let src = dir.join(format!("{name}.rs"));
+    let bin = dir.join(name);
+    fs::write(&src, source)?;
     crate::cmd::run(
         Command::new("rustc")
             .args([
