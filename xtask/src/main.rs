@@ -48,15 +48,20 @@ enum Task {
         check: bool,
     },
     /// Measure zombietrace's cost side by side with exitsnoop and bpftrace (as root); prints
-    /// tables and writes JSON under target/bench/.
+    /// tables and writes JSON under target/bench/. The soak (30 minutes) runs only when named:
+    /// `--only soak`.
     Bench {
-        /// A ~2-minute run (fewer pairs, shorter runs) instead of the ~10-minute default.
+        /// A ~2-minute run (fewer pairs, shorter runs) instead of the ~10-minute default; a
+        /// 3-minute soak instead of 30.
         #[arg(long)]
         quick: bool,
         /// Run only these cases (comma-separated): loop_pinned, loop_2cpu, storm_pinned,
-        /// cost_10k, burst, scale, stress.
+        /// cost_10k, burst, scale, stress, soak. Without it, every case but the soak.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// The soak's length in minutes (default 30, 3 with --quick).
+        #[arg(long, value_name = "N")]
+        soak_minutes: Option<f64>,
     },
     /// Boot Debian kernels (5.10, 6.1, 6.12, 6.18) under qemu and run the root integration
     /// tests inside each; prints one table, fails if any kernel fails. Kernels are downloaded
@@ -81,7 +86,11 @@ fn main() -> ExitCode {
             }
             Ok(())
         }),
-        Task::Bench { quick, only } => setup::setup().and_then(|()| bench::run(quick, &only)),
+        Task::Bench {
+            quick,
+            only,
+            soak_minutes,
+        } => setup::setup().and_then(|()| bench::run(quick, &only, soak_minutes)),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {

@@ -8,7 +8,10 @@
 //! - the collector's CPU at 10,000 exits/s;
 //! - a 100,000-exit burst with a slow stdout reader (are the aggregates still exact?);
 //! - 20,000 zombies outstanding at once (peak RSS, CPU, time to the summary);
-//! - `stress-ng --vfork 2` (events lost).
+//! - `stress-ng --vfork 2` (events lost);
+//! - only when asked (`--only soak`): the soak, 30 minutes (`--quick`: 3, `--soak-minutes N`) at
+//!   ~10,000 exits/s with parents that come and go and pids wrapping around pid_max: every exit
+//!   paired with the right reap, nothing lost, the collector's RSS slope.
 //!
 //! Prints a table per case and the targets met or missed; writes everything to
 //! `target/bench/<timestamp>.json` and `target/bench/latest.json`.
@@ -18,6 +21,9 @@ mod parse;
 mod peers;
 mod report;
 mod scenarios;
+mod soak;
+mod soakcheck;
+mod soakreport;
 mod spread;
 mod targets;
 mod tracer;
@@ -44,6 +50,7 @@ struct Plan {
     scale_tracers: Vec<Tracer>,
     scale_spawners: usize,
     stress_secs: u64,
+    soak: soak::Plan,
 }
 
 const ALL: [Tracer; 7] = [
@@ -57,7 +64,8 @@ const ALL: [Tracer; 7] = [
 ];
 
 impl Plan {
-    fn new(quick: bool) -> Plan {
+    fn new(quick: bool, soak_minutes: Option<f64>) -> Plan {
+        let soak = soak::Plan::new(soak_minutes.unwrap_or(if quick { 3.0 } else { 30.0 }) * 60.0);
         if quick {
             let some = vec![
                 Tracer::ZtText,
@@ -79,6 +87,7 @@ impl Plan {
                 scale_tracers: vec![Tracer::ZtJson],
                 scale_spawners: 20,
                 stress_secs: 10,
+                soak,
             };
         }
         let mut pinned = ALL.to_vec();
@@ -96,6 +105,7 @@ impl Plan {
             scale_tracers: vec![Tracer::ZtJson, Tracer::ZtReport],
             scale_spawners: 20,
             stress_secs: 30,
+            soak,
         }
     }
 }
@@ -115,8 +125,8 @@ impl Laps {
     }
 }
 
-/// The cases `--only` may name.
-const CASES: [&str; 7] = [
+/// The cases `--only` may name. The soak runs only when named: it takes 30 minutes.
+const CASES: [&str; 8] = [
     "loop_pinned",
     "loop_2cpu",
     "storm_pinned",
@@ -124,13 +134,18 @@ const CASES: [&str; 7] = [
     "burst",
     "scale",
     "stress",
+    "soak",
 ];
 
-pub fn run(quick: bool, only: &[String]) -> Result<()> {
+pub fn run(quick: bool, only: &[String], soak_minutes: Option<f64>) -> Result<()> {
     if let Some(bad) = only.iter().find(|c| !CASES.contains(&c.as_str())) {
         bail!("no bench case `{bad}`: choose from {}", CASES.join(", "));
     }
-    let wants = |case: &str| only.is_empty() || only.iter().any(|c| c == case);
+    if soak_minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
+        bail!("--soak-minutes must be more than 0");
+    }
+    let named = |case: &str| only.iter().any(|c| c == case);
+    let wants = |case: &str| (case != "soak" && only.is_empty()) || named(case);
     if !cmd::is_root() {
         bail!("the bench loads eBPF programs (zombietrace, exitsnoop, bpftrace): run it as root");
     }
@@ -167,7 +182,7 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
     fs::create_dir_all(&tmp)?;
     let tools = peers::ensure(&dir)?;
     let ctx = Ctx { tools, tmp };
-    let plan = Plan::new(quick);
+    let plan = Plan::new(quick, soak_minutes);
     let mut r = Results::default();
     let note = |r: &mut Results, what: &str, err: anyhow::Error| {
         eprintln!("xtask bench: {what} failed: {err:#}");
@@ -233,6 +248,16 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
             Err(err) => note(&mut r, "stress-ng", err),
         }
         laps.lap("stress");
+    }
+    if wants("soak") {
+        match soak::soak(&ctx, plan.soak) {
+            Ok(s) => {
+                soakreport::print_soak(&s);
+                r.soak = Some(s);
+            }
+            Err(err) => note(&mut r, "soak", err),
+        }
+        laps.lap("soak");
     }
 
     let targets = targets::targets(&r);

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{
     measure::{Throughput, Traced},
     scenarios::{Burst, Scale, Stress},
+    soakreport::Soak,
     targets::{Target, targets},
     tracer::Tracer,
 };
@@ -24,6 +25,7 @@ pub struct Results {
     pub burst: Option<Burst>,
     pub scale: Vec<Scale>,
     pub stress: Option<Stress>,
+    pub soak: Option<Soak>,
     /// Sections that failed, with why.
     pub errors: Vec<String>,
 }
@@ -294,6 +296,7 @@ pub fn write_json(dir: &Path, stamp: &str, head: Value, r: &Results) -> Result<P
     doc["burst"] = r.burst.as_ref().map_or(Value::Null, Burst::to_json);
     doc["scale"] = r.scale.iter().map(Scale::to_json).collect();
     doc["stress"] = r.stress.as_ref().map_or(Value::Null, Stress::to_json);
+    doc["soak"] = r.soak.as_ref().map_or(Value::Null, Soak::to_json);
     doc["targets"] = targets(r).iter().map(Target::to_json).collect();
     doc["errors"] = json!(r.errors);
     let text = serde_json::to_string_pretty(&doc)?;

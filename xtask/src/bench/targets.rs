@@ -75,6 +75,41 @@ pub fn targets(r: &Results) -> Vec<Target> {
             met: s.made > 0 && s.stopped.max_rss_kib <= 64 * 1024,
         });
     }
+    if let Some(s) = &r.soak {
+        let c = &s.check;
+        let minutes = s.plan.secs / 60.0;
+        out.push(Target {
+            what: format!("soak {minutes:.0} min: every exit paired with its own reap"),
+            measured: format!(
+                "{}/{} ({} wrong, {} missing)",
+                int(c.matched),
+                int(c.records),
+                int(c.mismatched),
+                int(c.missing_reaps + c.unexpected_reaps + c.missing_zombies)
+            ),
+            goal: "all".into(),
+            met: c.exact(),
+        });
+        out.push(Target {
+            what: format!("soak {minutes:.0} min: lost events, dropped lines"),
+            measured: format!("{}, {}", opt(s.lost()), int(s.dropped())),
+            goal: "0, 0".into(),
+            met: s.lost() == Some(0) && s.dropped() == 0,
+        });
+        out.push(Target {
+            what: format!("soak {minutes:.0} min: exits/s sustained"),
+            measured: int(s.rate() as u64),
+            goal: "≥ 9,500".into(),
+            met: s.rate() >= 9_500.0,
+        });
+        let slope = s.rss_slope(0.5);
+        out.push(Target {
+            what: format!("soak {minutes:.0} min: collector VmRSS slope, second half"),
+            measured: format!("{slope:+.1} KiB/min"),
+            goal: "≤ 16 KiB/min".into(),
+            met: slope <= 16.0,
+        });
+    }
     for (tracer, t) in &r.cost {
         out.push(Target {
             what: format!("CPU at 10,000 exits/s — {}", tracer.name()),
