@@ -129,6 +129,15 @@ impl Soak {
     }
 }
 
+/// +1.2, -0.3, 0.0 (no sign on what rounds to zero).
+pub fn signed(x: f64) -> String {
+    if x.abs() < 0.05 {
+        "0.0".into()
+    } else {
+        format!("{x:+.1}")
+    }
+}
+
 pub fn print_soak(s: &Soak) {
     let c = &s.check;
     println!();
@@ -176,13 +185,16 @@ pub fn print_soak(s: &Soak) {
         int(c.fork_failures)
     );
     println!(
-        "  collector VmRSS: {} at start, {} at end, peak {}; slope {:+.1} KiB/min (second half \
-         {:+.1}); CPU {:.1}% of a core; checker {:.1}%; load average {}",
+        "  collector VmRSS (every {:.0} s): {} at start, {} at end, peak {} (VmHWM {}, start-up \
+         included); slope {} KiB/min (second half {}); CPU {:.1}% of a core; checker {:.1}%; \
+         load average {}",
+        s.plan.sample.as_secs_f64(),
         mib(s.rss_at(true)),
         mib(s.rss_at(false)),
         mib(s.rss_peak()),
-        s.rss_slope(0.0),
-        s.rss_slope(0.5),
+        mib(s.hwm_kib),
+        signed(s.rss_slope(0.0)),
+        signed(s.rss_slope(0.5)),
         s.tracer_cpu_secs / s.load_secs.max(1e-9) * 100.0,
         s.checker_cpu_secs / s.load_secs.max(1e-9) * 100.0,
         s.loadavg
@@ -202,5 +214,8 @@ mod tests {
         let flat = [(0.0, 5.0), (1.0, 6.0), (2.0, 5.0), (3.0, 6.0)];
         assert!((super::slope(&flat) - 0.2).abs() < 1e-9);
         assert_eq!(super::slope(&[(1.0, 1.0)]), 0.0);
+        assert_eq!(super::signed(-8e-27), "0.0");
+        assert_eq!(super::signed(2.26), "+2.3");
+        assert_eq!(super::signed(-0.5), "-0.5");
     }
 }

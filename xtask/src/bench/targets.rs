@@ -105,7 +105,7 @@ pub fn targets(r: &Results) -> Vec<Target> {
         let slope = s.rss_slope(0.5);
         out.push(Target {
             what: format!("soak {minutes:.0} min: collector VmRSS slope, second half"),
-            measured: format!("{slope:+.1} KiB/min"),
+            measured: format!("{} KiB/min", super::soakreport::signed(slope)),
             goal: "≤ 16 KiB/min".into(),
             met: slope <= 16.0,
         });
