@@ -164,8 +164,11 @@ impl View {
 }
 
 /// Both tracers reported `truth`'s child alike: the same process (pid, start time), parent,
-/// exit code, reaper and kind of reap; their own clock readings of its moments within the
-/// tolerance of each other.
+/// exit code, reaper and kind of reap. Their clock readings are not compared with each other:
+/// the two tracers' programs run one after the other in the same kernel call, and a virtual CPU
+/// can be descheduled by its host between them (2.3 ms apart under qemu; 5.5 ms once on a 2-vCPU
+/// machine whose hypervisor steals time); each reading is checked against the spawner's brackets
+/// instead (`View::reap_of`).
 fn assert_same(a: &Value, b: &Value) {
     for field in [
         "pid",
@@ -177,13 +180,6 @@ fn assert_same(a: &Value, b: &Value) {
         "call",
     ] {
         assert_eq!(a[field], b[field], "{field} differs:\n{a}\n{b}");
-    }
-    for field in ["zombie_ts_ns", "ts_ns"] {
-        let gap = support::ns(a, field) - support::ns(b, field);
-        assert!(
-            gap.abs() <= TOLERANCE_NS,
-            "{field} {gap} ns apart:\n{a}\n{b}"
-        );
     }
 }
 
