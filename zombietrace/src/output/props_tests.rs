@@ -94,6 +94,7 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
                 call: Some(ReapCall::Wait4),
                 reaper_role: Some(ReaperRole::Subreaper),
                 approx: true,
+                phases: Default::default(),
             }),
             1,
         ),
@@ -172,6 +173,8 @@ fn summary(names: &[String; 6]) -> Summary {
             reaped: 0,
             reaps: BTreeMap::new(),
             latency: Latency::default(),
+            ask: Latency::default(),
+            wake: Latency::default(),
             leaking: true,
             leaks: 1,
             rate_per_min: 1.0,
@@ -184,6 +187,8 @@ fn summary(names: &[String; 6]) -> Summary {
             })),
         }],
         latency: Latency::default(),
+        ask: Latency::default(),
+        wake: Latency::default(),
     }
 }
 

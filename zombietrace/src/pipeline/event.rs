@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
+use super::phases::Phases;
 use crate::{
     diagnose::Diagnosis,
     sys::{cgroup::Cgroup, wait_status::WaitStatus},
@@ -140,6 +141,8 @@ pub struct Reap {
     /// The release time is only an upper bound (seen at the task's RCU-delayed free), or the
     /// zombie's own time was approximate.
     pub approx: bool,
+    /// Why it took that long, for a reap by a wait call (see `phases.rs`); all None otherwise.
+    pub phases: Phases,
 }
 
 /// Why a parent counts as leaking.

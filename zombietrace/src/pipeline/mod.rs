@@ -14,6 +14,7 @@ pub mod event;
 pub mod filter;
 pub mod kernel_event;
 pub mod parents;
+pub mod phases;
 pub mod summary;
 #[cfg(test)]
 pub mod test_host;

@@ -37,8 +37,10 @@ pub struct Parent {
     pub zombies: u64,
     pub reaped: u64,
     pub kinds: BTreeMap<ReapKind, u64>,
-    /// How long its children stayed zombies.
+    /// How long its children stayed zombies, and the phases of its wait-based reaps.
     pub latency: Histogram,
+    pub ask: Histogram,
+    pub wake: Histogram,
     /// Since when it is leaking, and why.
     pub leaking: Option<(u64, LeakReason)>,
     /// Leak episodes so far.
@@ -93,6 +95,8 @@ pub struct Parents {
     owner: HashMap<u32, ParentKey>,
     exited: Vec<Parent>,
     all: Histogram,
+    ask: Histogram,
+    wake: Histogram,
     last_sample_ns: u64,
 }
 
@@ -104,6 +108,8 @@ impl Parents {
             owner: HashMap::new(),
             exited: Vec::new(),
             all: Histogram::default(),
+            ask: Histogram::default(),
+            wake: Histogram::default(),
             last_sample_ns: 0,
         }
     }
@@ -111,6 +117,11 @@ impl Parents {
     /// Zombie times over every parent.
     pub fn histogram(&self) -> &Histogram {
         &self.all
+    }
+
+    /// The phases of every wait-based reap: (ask, wake).
+    pub fn phases(&self) -> (&Histogram, &Histogram) {
+        (&self.ask, &self.wake)
     }
 
     /// Counts a lifecycle event.
@@ -145,6 +156,10 @@ impl Parents {
             }
             Event::Reap(r) => {
                 self.all.record(r.zombie_ns);
+                if let (Some(ask), Some(wake)) = (r.phases.ask_ns, r.phases.wake_ns) {
+                    self.ask.record(ask);
+                    self.wake.record(wake);
+                }
                 let Some(key) = self.owner.remove(&r.zombie.pid) else {
                     return;
                 };
@@ -153,6 +168,10 @@ impl Parents {
                     parent.reaped += 1;
                     *parent.kinds.entry(r.kind).or_default() += 1;
                     parent.latency.record(r.zombie_ns);
+                    if let (Some(ask), Some(wake)) = (r.phases.ask_ns, r.phases.wake_ns) {
+                        parent.ask.record(ask);
+                        parent.wake.record(wake);
+                    }
                 }
             }
             _ => {}

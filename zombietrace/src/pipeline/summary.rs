@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{
     event::{ReapKind, Since},
     parents::{Parent, Parents},
+    phases::slow_reaper,
     tracker::Tracker,
 };
 use crate::{histogram::Histogram, kernel::loader::Counters, sys::cgroup::Cgroup};
@@ -23,6 +24,9 @@ pub struct ParentSummary {
     pub reaped: u64,
     pub reaps: BTreeMap<ReapKind, u64>,
     pub latency: Latency,
+    /// The phases of its wait-based reaps: asking (calling wait late), waking (running late).
+    pub ask: Latency,
+    pub wake: Latency,
     pub leaking: bool,
     pub leaks: u64,
     pub rate_per_min: f64,
@@ -43,11 +47,21 @@ impl ParentSummary {
             reaped: p.reaped,
             reaps: p.kinds.clone(),
             latency: Latency::of(&p.latency),
+            ask: Latency::of(&p.ask),
+            wake: Latency::of(&p.wake),
             leaking: p.leaking.is_some(),
             leaks: p.leaks,
             rate_per_min: p.rate_per_min(now_ns),
             exited: p.exited,
-            verdict: p.verdict.clone(),
+            // Why it leaks, if it did; else, if its reaps are slow, which phase is to blame.
+            verdict: p.verdict.clone().or_else(|| {
+                slow_reaper(
+                    &Latency::of(&p.latency),
+                    &Latency::of(&p.ask),
+                    &Latency::of(&p.wake),
+                )
+                .map(|why| format!("{} (pid {}) {why}", p.comm, p.pid))
+            }),
             cgroup: p.cgroup.clone(),
         }
     }
@@ -134,8 +148,10 @@ pub struct Summary {
     pub vanished: u64,
     /// Parents ranked by severity (leaking first).
     pub parents: Vec<ParentSummary>,
-    /// Zombie times over all parents.
+    /// Zombie times over all parents, and the phases of every wait-based reap.
     pub latency: Latency,
+    pub ask: Latency,
+    pub wake: Latency,
 }
 
 impl Summary {
@@ -182,6 +198,8 @@ impl Summary {
                 .map(|p| ParentSummary::new(p, now_ns))
                 .collect(),
             latency: Latency::of(parents.histogram()),
+            ask: Latency::of(parents.phases().0),
+            wake: Latency::of(parents.phases().1),
         }
     }
 
