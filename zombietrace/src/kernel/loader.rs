@@ -44,7 +44,7 @@ pub struct Probes {
 }
 
 /// Kernel-side counters, summed over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub lost: u64,
     pub parent_map_full: u64,

@@ -174,6 +174,8 @@ impl Format for Json {
             Event::Leak(l) => tagged(out, "leak", l),
             Event::LeakEnd(e) => tagged(out, "leak_end", e),
             Event::Lost(l) => tagged(out, "lost", l),
+            Event::ParentGone(g) => tagged(out, "parent_gone", g),
+            Event::Adopted(a) => tagged(out, "adopted", a),
         }
     }
 

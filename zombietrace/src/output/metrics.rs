@@ -329,7 +329,7 @@ impl Consumer for Metrics {
                     })
                     .inc();
             }
-            Event::LeakEnd(_) | Event::Lost(_) => {}
+            Event::LeakEnd(_) | Event::Lost(_) | Event::ParentGone(_) | Event::Adopted(_) => {}
         }
     }
 

@@ -102,6 +102,7 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
             Event::Leak(Box::new(Leak {
                 ts_ns: 3,
                 pid: 4000,
+                start_ns: 1,
                 comm: c.clone(),
                 reason: LeakReason::Old,
                 outstanding: 2,
@@ -126,6 +127,7 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
             Event::LeakEnd(LeakEnd {
                 ts_ns: 4,
                 pid: 4000,
+                start_ns: 1,
                 comm: d,
                 outstanding: 0,
                 leaked_for_ns: 1,

@@ -89,6 +89,10 @@ pub fn how(reap: &Reap) -> String {
 
 impl Format for Text {
     fn event(&mut self, out: &mut dyn Write, event: &Event) -> io::Result<()> {
+        if let Event::ParentGone(_) | Event::Adopted(_) = event {
+            // Facts for recordings (JSON): the reap line says who adopted a zombie.
+            return Ok(());
+        }
         self.header(out)?;
         match event {
             Event::Zombie(z) => {
@@ -180,6 +184,7 @@ impl Format for Text {
                 l.count,
                 l.total,
             ),
+            Event::ParentGone(_) | Event::Adopted(_) => Ok(()),
         }
     }
 

@@ -6,10 +6,10 @@ use std::{collections::BTreeMap, sync::Arc};
 use serde::Serialize;
 
 use super::{
-    event::{ReapKind, Since},
+    event::{ReapKind, Since, Zombie},
     parents::{Parent, Parents},
     phases::slow_reaper,
-    tracker::Tracker,
+    tracker::Stats,
 };
 use crate::{histogram::Histogram, kernel::loader::Counters, sys::cgroup::Cgroup};
 
@@ -120,7 +120,7 @@ pub struct Outstanding {
 }
 
 /// What the run itself counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RunCounts {
     /// Records read from the kernel.
     pub events: u64,
@@ -156,9 +156,10 @@ pub struct Summary {
 
 impl Summary {
     /// The summary at `now_ns` of a run that started at `started_ns`, ranking at most
-    /// `shown_parents` parents.
+    /// `shown_parents` parents: the tracker's counts and the zombies still open (oldest
+    /// first), and the per-parent statistics.
     pub fn new(
-        tracker: &Tracker,
+        (stats, outstanding): (&Stats, Vec<&Zombie>),
         parents: &Parents,
         counters: Counters,
         counts: RunCounts,
@@ -166,9 +167,7 @@ impl Summary {
         now_ns: u64,
         shown_parents: usize,
     ) -> Self {
-        let stats = tracker.stats();
-        let outstanding = tracker
-            .outstanding()
+        let outstanding = outstanding
             .into_iter()
             .map(|z| Outstanding {
                 pid: z.pid,

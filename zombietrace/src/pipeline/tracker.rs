@@ -8,7 +8,7 @@ use std::{
 
 use super::{
     Host,
-    event::{Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
+    event::{Adopted, Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
     filter::Filter,
     kernel_event::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
     phases::{Moments, Phases},
@@ -220,6 +220,14 @@ impl Tracker {
         open.zombie.ppid = r.new_ppid;
         open.zombie.parent_comm = r.new_parent_comm.clone();
         open.reparented = true;
+        if r.autoreap.is_none() && open.announced {
+            out.push(Event::Adopted(Adopted {
+                ts_ns: r.ts_ns,
+                pid: tgid,
+                ppid: r.new_ppid,
+                parent_comm: r.new_parent_comm.clone(),
+            }));
+        }
         if r.autoreap.is_some() {
             let open = self.remove(tgid).expect("present");
             let role = host.role(r.new_ppid);
