@@ -51,7 +51,7 @@ pub fn consumers(
 ) -> io::Result<Outputs> {
     let sink = (stream, sink::Sink::spawn(out, sink::queue_limit())?);
     let filter = config.filter.clone();
-    Ok(match &config.mode {
+    let mut outputs = match &config.mode {
         Mode::Live | Mode::Report => {
             let format: Box<dyn Format> = if config.json {
                 Box::new(json::Json)
@@ -76,5 +76,20 @@ pub fn consumers(
                 registry: Some(registry),
             }
         }
-    })
+    };
+    if let Some(path) = &config.record {
+        let file = std::fs::File::create(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let recorder = lines::Lines::new(
+            Box::new(json::Json),
+            config.filter.clone(),
+            lines::Select::Every,
+            (
+                "the recording",
+                sink::Sink::spawn(io::BufWriter::new(file), sink::queue_limit())?,
+            ),
+        );
+        outputs.consumers.push(Box::new(recorder));
+    }
+    Ok(outputs)
 }
