@@ -26,12 +26,16 @@ const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "s
 /// The order programs are detached in: the last moment of a process's life first. A free seen
 /// after the wait probes are gone would close the books on a reap that a wait call made as a
 /// release with no wait call (`kernel`, time approximate); detached first, such a zombie stays
-/// outstanding in the summary instead. Then the waits, then the notifications, then forks.
-const DETACH_ORDER: [&str; 7] = [
+/// outstanding in the summary instead. Then the waits (their returns, then their starts: a
+/// reap reported after the start probes were gone would carry a stale stamp as its phases),
+/// then the notifications (a handler's SIGCHLD, then its sending), then exits, then forks.
+const DETACH_ORDER: [&str; 9] = [
     "sched_process_free",
     "sys_exit_wait4",
     "sys_exit_waitid",
+    "sched_process_wait",
     "sys_enter_waitid",
+    "signal_deliver",
     "signal_generate",
     "sched_process_exit",
     "sched_process_fork",
@@ -259,5 +263,20 @@ mod tests {
             unattached(["sched_process_fork", "new_probe"]),
             vec!["new_probe"]
         );
+    }
+
+    /// The detach order names every attached program once: one it missed would be detached
+    /// whenever the rest are dropped, in no particular order.
+    #[test]
+    fn the_detach_order_names_every_program() {
+        let mut attached: Vec<&str> = RAW_TRACEPOINTS
+            .iter()
+            .chain(&SYSCALL_TRACEPOINTS)
+            .copied()
+            .collect();
+        let mut ordered = DETACH_ORDER.to_vec();
+        attached.sort_unstable();
+        ordered.sort_unstable();
+        assert_eq!(ordered, attached);
     }
 }
