@@ -1,7 +1,8 @@
-//! Developer tasks: `cargo xtask setup | run | test | lint`.
+//! Developer tasks: `cargo xtask setup | run | test | lint | fuzz | bench | vmtest`.
 
 mod bench;
 mod cmd;
+mod fuzz;
 mod setup;
 mod test;
 mod vmtest;
@@ -49,6 +50,17 @@ enum Task {
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
+    /// Fuzz the parsers of untrusted input (kernel records, BTF, procfs, the command line)
+    /// with cargo-fuzz (nightly; installed if missing), one target after another from its
+    /// seeds (fuzz/seeds) and the corpus earlier runs grew (fuzz/corpus). Fails, naming the
+    /// reproducer and how to rerun it, if a target crashes, hangs or allocates wildly.
+    Fuzz {
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (default: every one in fuzz/).
+        targets: Vec<String>,
+    },
     /// Boot Debian kernels (5.10, 6.1, 6.12, 6.18) under qemu and run the root integration
     /// tests inside each; prints one table, fails if any kernel fails. Kernels are downloaded
     /// once into ~/.cache/zombietrace/kernels; logs go to target/vmtest/<kernel>/.
@@ -66,6 +78,7 @@ fn main() -> ExitCode {
         Task::Test { host_only } => setup::setup().and_then(|()| test::test(host_only)),
         Task::Lint => setup::setup().and_then(|()| test::lint()),
         Task::Bench { quick, only } => setup::setup().and_then(|()| bench::run(quick, &only)),
+        Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {
