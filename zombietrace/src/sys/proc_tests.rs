@@ -145,3 +145,17 @@ fn ages_are_upper_bounds() {
     assert_eq!(age_ns(hz * 10, 12_000_000_000), 2_000_000_000);
     assert_eq!(age_ns(hz * 10, 5), 0);
 }
+
+/// Found by fuzzing (procfs, minimized): a stat whose state is a NUL (or any non-letter) read
+/// as that state, which `ps` prints raw. procfs always writes a letter there.
+#[test]
+fn a_state_that_is_not_a_letter_is_malformed() {
+    for state in [0, 0x1b, b'7'] {
+        let mut raw = stat_line(b"x");
+        let at = raw.iter().position(|&b| b == b'Z').unwrap();
+        raw[at] = state;
+        assert!(parse_stat(&raw).is_err(), "{state}");
+    }
+    let bad = STATUS_SLEEP.replace("State:\tS", "State:\t\u{1b}");
+    assert!(parse_status(bad.as_bytes()).is_err());
+}
