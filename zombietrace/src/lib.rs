@@ -23,3 +23,6 @@ pub mod ps;
 pub mod spawn;
 pub mod sys;
 pub mod trace;
+
+#[cfg(test)]
+mod parse_props_tests;
