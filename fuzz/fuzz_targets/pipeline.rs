@@ -126,7 +126,7 @@ impl Host for FakeHost {
         }
     }
     fn alive(&self, pid: u32) -> bool {
-        pid % 2 == 0
+        pid.is_multiple_of(2)
     }
     fn diagnose(&self, pid: u32) -> Result<Diagnosis, ProcError> {
         Err(ProcError::Gone(pid))
