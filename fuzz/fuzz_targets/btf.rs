@@ -57,7 +57,16 @@ fn tracefs() -> &'static PathBuf {
     })
 }
 
-fuzz_target!(|bytes: &[u8]| {
+fuzz_target!(init: quiet_errors(), |bytes: &[u8]| check(bytes));
+
+/// anyhow captures a backtrace with every error when RUST_BACKTRACE is set (as cargo fuzz sets
+/// it): most of the time per input, for errors thrown away.
+fn quiet_errors() {
+    // SAFETY: before the fuzzer starts, no other thread reads the environment.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+}
+
+fn check(bytes: &[u8]) {
     let Ok(btf) = Btf::parse(bytes.to_vec()) else {
         return;
     };
@@ -84,4 +93,4 @@ fuzz_target!(|bytes: &[u8]| {
         }
     }
     let _ = offsets::resolve(&btf, tracefs());
-});
+}

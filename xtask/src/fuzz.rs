@@ -163,8 +163,9 @@ fn run_target(target: &str, seconds: u64) -> Result<Run> {
         {
             run.corpus = n.parse().ok().or(run.corpus);
         }
-        // libFuzzer's progress lines and suggested dictionary are noise in a log.
-        if !(text.starts_with('#') || text.starts_with('"')) {
+        // libFuzzer's progress lines, new functions covered and suggested dictionary are noise
+        // in a log.
+        if !(text.starts_with('#') || text.starts_with('"') || text.contains("\tNEW_FUNC")) {
             eprintln!("{text}");
         }
     }
