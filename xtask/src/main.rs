@@ -1,8 +1,9 @@
-//! Developer tasks: `cargo xtask setup | run | test | lint | dist | bench | vmtest`.
+//! Developer tasks: `cargo xtask setup | run | test | lint | dist | bench | fuzz | vmtest`.
 
 mod bench;
 mod cmd;
 mod dist;
+mod fuzz;
 mod setup;
 mod test;
 mod vmtest;
@@ -63,6 +64,18 @@ enum Task {
         #[arg(long, value_name = "N")]
         soak_minutes: Option<f64>,
     },
+    /// Fuzz the parsers of untrusted input (kernel records, BTF, procfs, the command line)
+    /// with cargo-fuzz (the pinned nightly; installed if missing), one target after another
+    /// from its seeds (fuzz/seeds) and the corpus earlier runs grew (fuzz/corpus). Fails,
+    /// naming the reproducer and how to rerun it, if a target crashes, hangs or allocates
+    /// wildly.
+    Fuzz {
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (default: every one in fuzz/).
+        targets: Vec<String>,
+    },
     /// Boot Debian kernels (5.10, 6.1, 6.12, 6.18) under qemu and run the root integration
     /// tests inside each; prints one table, fails if any kernel fails. Kernels are downloaded
     /// once into ~/.cache/zombietrace/kernels; logs go to target/vmtest/<kernel>/.
@@ -91,6 +104,9 @@ fn main() -> ExitCode {
             only,
             soak_minutes,
         } => setup::setup().and_then(|()| bench::run(quick, &only, soak_minutes)),
+        Task::Fuzz { seconds, targets } => {
+            setup::setup().and_then(|()| fuzz::run(seconds, &targets))
+        }
         Task::Vmtest { kernels } => setup::setup().and_then(|()| vmtest::run(&kernels)),
     };
     match result {

@@ -22,6 +22,21 @@ pub fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The fuzz targets (fuzz/, a workspace of its own) must keep compiling against the library;
+    // without the eBPF programs, which they do not need (`cargo xtask fuzz` runs them).
+    let fuzz = root().join("fuzz/Cargo.toml");
+    cmd::run(
+        Command::new("cargo")
+            .args(["fmt", "--check", "--manifest-path"])
+            .arg(&fuzz),
+    )?;
+    cmd::run(
+        Command::new("cargo")
+            .args(["clippy", "--all-targets", "--manifest-path"])
+            .arg(&fuzz)
+            .args(["--", "-D", "warnings"])
+            .env("AYA_BUILD_SKIP", "1"),
+    )?;
     // The kernel half builds only for the bpf target, with the pinned nightly.
     let pin = crate::setup::pinned_nightly()?;
     cmd::run(

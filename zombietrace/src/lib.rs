@@ -26,3 +26,6 @@ pub mod serve;
 pub mod spawn;
 pub mod sys;
 pub mod trace;
+
+#[cfg(test)]
+mod parse_props_tests;

@@ -29,7 +29,7 @@ pub fn parse_exec_start(sched: &str) -> Option<u64> {
     // Up to 6 digits of ns below the ms.
     let frac = format!("{frac:0<6}");
     let ns: u64 = frac.get(..6)?.parse().ok()?;
-    Some(ms * 1_000_000 + ns)
+    ms.checked_mul(1_000_000)?.checked_add(ns)
 }
 
 pub fn exec_start(pid: u32) -> Option<u64> {
@@ -118,6 +118,24 @@ mod tests {
         assert_eq!(parse_exec_start("se.exec_start : 12.5\n"), Some(12_500_000));
         assert_eq!(parse_exec_start("se.exec_start : 7\n"), Some(7_000_000));
         assert_eq!(parse_exec_start("se.vruntime : 1.0\n"), None);
+    }
+
+    /// Found by fuzzing (procfs): milliseconds past u64::MAX / 10^6 overflowed (a panic in a
+    /// debug build, a wrong age in release).
+    #[test]
+    fn a_clock_too_large_is_none() {
+        assert_eq!(
+            parse_exec_start("se.exec_start : 18446744073709551615.0\n"),
+            None
+        );
+        assert_eq!(
+            parse_exec_start("se.exec_start : 18446744073709.999999\n"),
+            None
+        );
+        assert_eq!(
+            parse_exec_start("se.exec_start : 18446744073708.999999\n"),
+            Some(18_446_744_073_708_999_999)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! Format reference: <https://docs.kernel.org/bpf/btf.html>.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +16,9 @@ const TYPE_HEADER_LEN: usize = 12;
 /// Depth limit for following typedef/const/... chains, array nesting and
 /// anonymous member nesting, so corrupt (cyclic) data is an error, not a hang.
 const MAX_DEPTH: usize = 64;
+/// Longest name read (the kernel's KSYM_NAME_LEN is 512), so that a string section without
+/// NULs is not scanned to its end for every name.
+const MAX_NAME_LEN: usize = 1024;
 
 const KIND_INT: u8 = 1;
 const KIND_PTR: u8 = 2;
@@ -238,7 +241,11 @@ impl Btf {
             );
         }
         let bytes = &self.data[self.str_start + off..self.str_start + self.str_len];
+        let bytes = &bytes[..bytes.len().min(MAX_NAME_LEN + 1)];
         let Some(nul) = bytes.iter().position(|&b| b == 0) else {
+            if bytes.len() > MAX_NAME_LEN {
+                bail!("BTF string at offset {off} is too long (over {MAX_NAME_LEN} bytes)");
+            }
             bail!("BTF string at offset {off} is not NUL-terminated");
         };
         std::str::from_utf8(&bytes[..nul])
@@ -306,7 +313,15 @@ impl Btf {
     /// Finds the member `name` of the struct/union `t`, looking inside anonymous
     /// struct/union members as if their members were direct. Returns the member's
     /// type id and its bit offset from the start of `t`, and whether it is a bitfield.
-    fn find_in(&self, t: &Type, name: &str, depth: usize) -> Result<Option<(u32, u64, bool)>> {
+    /// `searched`: anonymous types already searched in vain, not searched again (corrupt
+    /// data can share one among many members, many levels deep).
+    fn find_in(
+        &self,
+        t: &Type,
+        name: &str,
+        depth: usize,
+        searched: &mut HashSet<u32>,
+    ) -> Result<Option<(u32, u64, bool)>> {
         if depth > MAX_DEPTH {
             bail!("BTF anonymous members are nested too deeply (cyclic?)");
         }
@@ -325,12 +340,15 @@ impl Btf {
                 return Ok(Some((m_type, bit_off as u64, bitfield_size != 0)));
             }
             if m_name.is_empty() {
-                let inner = self.get(self.resolve(m_type)?)?;
-                if inner.is_composite()
-                    && let Some((ty, off, bf)) = self.find_in(inner, name, depth + 1)?
-                {
+                let inner_id = self.resolve(m_type)?;
+                let inner = self.get(inner_id)?;
+                if !inner.is_composite() || searched.contains(&inner_id) {
+                    continue;
+                }
+                if let Some((ty, off, bf)) = self.find_in(inner, name, depth + 1, searched)? {
                     return Ok(Some((ty, off + bit_off as u64, bf)));
                 }
+                searched.insert(inner_id);
             }
         }
         Ok(None)
@@ -348,7 +366,7 @@ impl Btf {
             if part.is_empty() {
                 bail!("invalid member path `{path}` for kernel struct `{strukt}`");
             }
-            let Some((ty, off, bitfield)) = self.find_in(t, part, 0)? else {
+            let Some((ty, off, bitfield)) = self.find_in(t, part, 0, &mut HashSet::new())? else {
                 bail!("kernel struct `{strukt}` has no member `{path}` (no `{part}`)");
             };
             if bitfield {
@@ -412,3 +430,7 @@ impl Btf {
 #[cfg(test)]
 #[path = "btf_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "btf_props_tests.rs"]
+mod props_tests;

@@ -3,14 +3,14 @@ use super::*;
 /// Writes synthetic BTF blobs: header + types + strings. Type ids are handed
 /// out in order from 1, so a type may only refer to earlier ones (or to ids
 /// the test computes ahead of time).
-struct Builder {
+pub(super) struct Builder {
     types: Vec<u8>,
     strings: Vec<u8>,
-    next_id: u32,
+    pub(super) next_id: u32,
 }
 
 impl Builder {
-    fn new() -> Builder {
+    pub(super) fn new() -> Builder {
         Builder {
             types: Vec::new(),
             strings: vec![0],
@@ -18,7 +18,7 @@ impl Builder {
         }
     }
 
-    fn str(&mut self, s: &str) -> u32 {
+    pub(super) fn str(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return 0;
         }
@@ -28,7 +28,7 @@ impl Builder {
         off
     }
 
-    fn words(&mut self, words: &[u32]) {
+    pub(super) fn words(&mut self, words: &[u32]) {
         for w in words {
             self.types.extend_from_slice(&w.to_le_bytes());
         }
@@ -42,7 +42,7 @@ impl Builder {
         self.next_id - 1
     }
 
-    fn int(&mut self, name: &str, size: u32) -> u32 {
+    pub(super) fn int(&mut self, name: &str, size: u32) -> u32 {
         let id = self.ty(name, 1, 0, false, size);
         self.words(&[size * 8]);
         id
@@ -64,7 +64,7 @@ impl Builder {
 
     /// `members`: (name, type id, offset word). With `kflag`, the offset word is
     /// `bitfield_size << 24 | bit_offset`.
-    fn composite(
+    pub(super) fn composite(
         &mut self,
         union: bool,
         name: &str,
@@ -81,7 +81,7 @@ impl Builder {
         id
     }
 
-    fn build(&self) -> Vec<u8> {
+    pub(super) fn build(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&0xeb9fu16.to_le_bytes());
         out.extend_from_slice(&[1, 0]);

@@ -90,7 +90,10 @@ fn decl_name(decl: &str) -> Option<&str> {
         decl = decl[..decl.rfind('[')?].trim_end();
     }
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let start = decl.rfind(|c: char| !is_ident(c)).map_or(0, |i| i + 1);
+    let start = decl
+        .char_indices()
+        .rfind(|&(_, c)| !is_ident(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let name = &decl[start..];
     let first = name.chars().next()?;
     (!first.is_ascii_digit()).then_some(name)
@@ -297,6 +300,17 @@ print fmt: \"comm=%s pid=%d prio=%d\", __get_str(comm), REC->pid, REC->prio
         assert_eq!(decl_name("unsigned long args[6]"), Some("args"));
         assert_eq!(decl_name("int *"), None);
         assert_eq!(decl_name(""), None);
+    }
+
+    /// Found by fuzzing (procfs, minimized to `field:\xa0`): a declaration ending in a
+    /// character of more than one byte cut the text inside it, and panicked.
+    #[test]
+    fn declarations_with_other_characters_are_errors() {
+        assert_eq!(decl_name("\u{fffd}"), None);
+        assert_eq!(decl_name("int é"), None);
+        assert_eq!(decl_name("int é_x"), Some("_x"));
+        let text = String::from_utf8_lossy(b"name: x\nID: 1\nfield:\xa0;offset:0;size:1;\n");
+        assert!(parse_format(&text).is_err());
     }
 
     #[test]

@@ -23,6 +23,18 @@ pub enum Select {
     Summary,
 }
 
+impl Select {
+    /// Whether `event` becomes a line.
+    pub fn wants(self, filter: &Filter, event: &Event) -> bool {
+        match self {
+            Select::All => filter.shows(event),
+            Select::Every => true,
+            Select::Leaks => matches!(event, Event::Leak(_) | Event::LeakEnd(_) | Event::Lost(_)),
+            Select::Summary => false,
+        }
+    }
+}
+
 pub struct Lines {
     format: Box<dyn Format>,
     filter: Filter,
@@ -62,13 +74,7 @@ impl Lines {
 
 impl Consumer for Lines {
     fn event(&mut self, event: &Event) {
-        let wanted = match self.select {
-            Select::All => self.filter.shows(event),
-            Select::Every => true,
-            Select::Leaks => matches!(event, Event::Leak(_) | Event::LeakEnd(_) | Event::Lost(_)),
-            Select::Summary => false,
-        };
-        if wanted {
+        if self.select.wants(&self.filter, event) {
             let before = self.batch.len();
             // Formatting into memory cannot fail.
             let _ = self.format.event(&mut self.batch, event);

@@ -182,7 +182,8 @@ pub fn parse_stat(raw: &[u8]) -> Result<Stat, ProcError> {
     let field = |n: usize| rest.get(n - 3).copied();
     let state = field(3)
         .and_then(|s| s.chars().next())
-        .ok_or(malformed("stat", "no state"))?;
+        .filter(char::is_ascii_alphabetic)
+        .ok_or(malformed("stat", "no state letter"))?;
     let ppid = number(field(4).unwrap_or("").as_bytes(), "ppid")? as u32;
     let start_ticks = number(field(22).unwrap_or("").as_bytes(), "starttime")?;
     Ok(Stat {
@@ -250,7 +251,8 @@ pub fn parse_status(raw: &[u8]) -> Result<Status, ProcError> {
                 st.state = value
                     .chars()
                     .next()
-                    .ok_or(malformed("status", "empty State"))?;
+                    .filter(char::is_ascii_alphabetic)
+                    .ok_or(malformed("status", "no State letter"))?;
                 st.state_text = value
                     .split_once('(')
                     .map(|(_, t)| t.trim_end_matches(')').to_string())

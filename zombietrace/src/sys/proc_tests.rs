@@ -155,3 +155,17 @@ fn lists_every_cgroup_path_v2_first() {
     );
     assert!(parse_cgroup_paths(b"").is_empty());
 }
+
+/// Found by fuzzing (procfs, minimized): a stat whose state is a NUL (or any non-letter) read
+/// as that state, which `ps` prints raw. procfs always writes a letter there.
+#[test]
+fn a_state_that_is_not_a_letter_is_malformed() {
+    for state in [0, 0x1b, b'7'] {
+        let mut raw = stat_line(b"x");
+        let at = raw.iter().position(|&b| b == b'Z').unwrap();
+        raw[at] = state;
+        assert!(parse_stat(&raw).is_err(), "{state}");
+    }
+    let bad = STATUS_SLEEP.replace("State:\tS", "State:\t\u{1b}");
+    assert!(parse_status(bad.as_bytes()).is_err());
+}

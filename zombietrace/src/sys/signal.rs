@@ -43,14 +43,16 @@ pub fn name(sig: i32) -> String {
     }
 }
 
-/// Parses `SEGV`, `SIGSEGV`, `segv` or `11` into a signal whose default action ends the process.
+/// Parses `SEGV`, `SIGSEGV`, `segv`, `11` or `SIG40` (as [`name`] shows a real-time signal)
+/// into a signal whose default action ends the process.
 pub fn parse_fatal(text: &str) -> Result<i32, String> {
     let t = text.trim();
-    let sig = if let Ok(n) = t.parse::<i32>() {
+    let upper = t.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let sig = if let Ok(n) = bare.parse::<i32>() {
         n
     } else {
-        let upper = t.to_ascii_uppercase();
-        let want = format!("SIG{}", upper.strip_prefix("SIG").unwrap_or(&upper));
+        let want = format!("SIG{bare}");
         (1..=31).find(|&s| name(s) == want).ok_or_else(|| {
             format!("unknown signal `{text}`: use e.g. SEGV, ABRT, KILL, TERM or a number")
         })?
@@ -105,5 +107,17 @@ mod tests {
         assert!(parse_fatal("STOP").is_err());
         assert!(parse_fatal("NOPE").is_err());
         assert!(parse_fatal("0").is_err());
+    }
+
+    /// Found by fuzzing (cli_values): `SIG49`, the name shown for signal 49, did not parse.
+    #[test]
+    fn every_name_shown_parses_back() {
+        assert_eq!(parse_fatal("SIG49"), Ok(49));
+        assert_eq!(parse_fatal("sig9"), Ok(9));
+        for sig in 1..=64 {
+            if let Ok(parsed) = parse_fatal(&sig.to_string()) {
+                assert_eq!(parse_fatal(&name(sig)), Ok(parsed), "{}", name(sig));
+            }
+        }
     }
 }
