@@ -63,6 +63,8 @@ def kernel_btf():
     COMM, TASK_PTR, TASK, SIG_PTR, SIG, SIGHAND_PTR, SIGHAND, PID_PTR, PID = range(5, 14)
     # The cgroup chain, after the one-of-every-kind types (ids 25-35).
     CSS_SET_PTR, CSS_SET, CGROUP_PTR, CGROUP, KN_PTR, KN = range(36, 42)
+    # What offsets::resolve_io_uring reads (a kernel with IORING_OP_WAITID).
+    U8, IO_CMD_DATA, IO_KIOCB, IO_WAITID, WAITID_INFO = range(42, 47)
     b.int("int", 4)  # 1
     b.int("long unsigned int", 8, signed=False)  # 2
     b.int("char", 1)  # 3
@@ -109,6 +111,13 @@ def kernel_btf():
     b.composite("cgroup", 24, [("flags", ULONG, 0), ("level", INT, 8), ("kn", KN_PTR, 16)])  # 39
     b.ty("", 2, size_or_type=KN)  # 40
     b.composite("kernfs_node", 24, [("count", INT, 0), ("parent", KN_PTR, 8), ("id", U64, 16)])  # 41
+    b.int("u8", 1, signed=False)  # 42
+    b.composite("io_cmd_data", 64, [("data", U64, 0)])  # 43
+    b.composite("io_kiocb", 72, [("cmd", IO_CMD_DATA, 0), ("opcode", U8, 64), ("flags", INT, 68)])  # 44
+    b.composite("io_waitid", 32, [("which", INT, 0), ("upid", INT, 4), ("options", INT, 8),
+                                  ("info", WAITID_INFO, 16)])  # 45
+    b.composite("waitid_info", 16, [("pid", INT, 0), ("uid", INT, 4), ("status", INT, 8),
+                                    ("cause", INT, 12)])  # 46
     return b.blob()
 
 

@@ -1,7 +1,7 @@
 //! The BTF parser on corrupt `/sys/kernel/btf/vmlinux`-like blobs: an error, never a panic, a
 //! hang or a huge allocation; on a blob that parses, every lookup the loader makes (and lookups
-//! of names the blob itself holds) answers without panicking, and `offsets::resolve` runs whole
-//! against a tracefs of real format files.
+//! of names the blob itself holds) answers without panicking, and `offsets::resolve` (then
+//! `resolve_io_uring`) runs whole against a tracefs of real format files.
 #![no_main]
 
 use std::{path::PathBuf, sync::OnceLock};
@@ -9,7 +9,7 @@ use std::{path::PathBuf, sync::OnceLock};
 use libfuzzer_sys::fuzz_target;
 use zombietrace::kernel::{btf::Btf, offsets};
 
-/// What `offsets::resolve` asks for, as (struct, member path).
+/// What `offsets::resolve` and `resolve_io_uring` ask for, as (struct, member path).
 const LOOKUPS: &[(&str, &str)] = &[
     ("task_struct", "pid"),
     ("task_struct", "tgid"),
@@ -31,9 +31,15 @@ const LOOKUPS: &[(&str, &str)] = &[
     ("css_set", "dfl_cgrp"),
     ("cgroup", "kn"),
     ("kernfs_node", "id"),
+    ("io_kiocb", "opcode"),
+    ("io_kiocb", "cmd"),
+    ("io_waitid", "options"),
+    ("io_waitid", "info"),
+    ("waitid_info", "cause"),
 ];
 
-/// A tracefs with the three format files `resolve` reads (as kernel 6.18 writes them).
+/// A tracefs with the format files `resolve` and `resolve_io_uring` read (as kernel 6.18
+/// writes them).
 fn tracefs() -> &'static PathBuf {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
@@ -46,12 +52,20 @@ fn tracefs() -> &'static PathBuf {
                       \tfield:pid_t upid;\toffset:24;\tsize:8;\tsigned:0;\n\
                       \tfield:struct siginfo * infop;\toffset:32;\tsize:8;\tsigned:0;\n\
                       \tfield:int options;\toffset:40;\tsize:8;\tsigned:0;\n";
-        for (event, id, fields) in [
-            ("sys_exit_wait4", 1, ret),
-            ("sys_exit_waitid", 2, ret),
-            ("sys_enter_waitid", 3, waitid),
+        let submit = "\tfield:void * ctx;\toffset:8;\tsize:8;\tsigned:0;\n\
+                      \tfield:void * req;\toffset:16;\tsize:8;\tsigned:0;\n\
+                      \tfield:u8 opcode;\toffset:32;\tsize:1;\tsigned:0;\n";
+        let complete = "\tfield:void * ctx;\toffset:8;\tsize:8;\tsigned:0;\n\
+                        \tfield:void * req;\toffset:16;\tsize:8;\tsigned:0;\n\
+                        \tfield:int res;\toffset:32;\tsize:4;\tsigned:1;\n";
+        for (category, event, id, fields) in [
+            ("syscalls", "sys_exit_wait4", 1, ret),
+            ("syscalls", "sys_exit_waitid", 2, ret),
+            ("syscalls", "sys_enter_waitid", 3, waitid),
+            ("io_uring", "io_uring_submit_req", 4, submit),
+            ("io_uring", "io_uring_complete", 5, complete),
         ] {
-            let dir = root.join("events/syscalls").join(event);
+            let dir = root.join("events").join(category).join(event);
             std::fs::create_dir_all(&dir).unwrap();
             let text =
                 format!("name: {event}\nID: {id}\nformat:\n{common}{fields}\nprint fmt: \"\"\n");
@@ -96,5 +110,7 @@ fn check(bytes: &[u8]) {
             let _ = btf.member(name, &format!("{first}.{name}"));
         }
     }
-    let _ = offsets::resolve(&btf, tracefs());
+    if let Ok(mut found) = offsets::resolve(&btf, tracefs()) {
+        let _ = offsets::resolve_io_uring(&btf, tracefs(), &mut found);
+    }
 }

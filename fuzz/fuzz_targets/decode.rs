@@ -44,7 +44,15 @@ fuzz_target!(|bytes: &[u8]| {
     match result {
         Err(DecodeError::UnknownCall(c)) => {
             assert_eq!(kind, kind::WAIT);
-            assert!(![call::WAIT4, call::WAITID, call::WAITID_PIDFD].contains(&c));
+            assert!(
+                ![
+                    call::WAIT4,
+                    call::WAITID,
+                    call::WAITID_PIDFD,
+                    call::IO_URING_WAITID
+                ]
+                .contains(&c)
+            );
         }
         Err(err) => panic!("a record of its kind's exact size was refused: {err}"),
         Ok(KernelEvent::Zombie(z)) => {

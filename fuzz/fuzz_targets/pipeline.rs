@@ -114,7 +114,7 @@ fn record(kind: u32, ts_ns: u64, i: &mut Input) -> Vec<u8> {
             reaper_tgid: i.pid(),
             pid: i.pid(),
             ns_level: u32::from(i.u8() % 5),
-            call: u32::from(i.u8() % 4),
+            call: u32::from(i.u8() % 5),
             status: i.u32(),
             comm: i.bytes(),
             entered_ns: i.stamp(ts_ns),

@@ -95,7 +95,7 @@ proptest! {
                 panic!("a record of its kind's exact size was refused: {err}");
             };
             prop_assert_eq!(kind, kind::WAIT);
-            prop_assert!(![call::WAIT4, call::WAITID, call::WAITID_PIDFD].contains(&c));
+            prop_assert!(![call::WAIT4, call::WAITID, call::WAITID_PIDFD, call::IO_URING_WAITID].contains(&c));
         }
     }
 

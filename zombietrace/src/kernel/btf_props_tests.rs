@@ -13,7 +13,7 @@ use crate::kernel::offsets;
 /// member `offsets::resolve` reads (fuzz/make_seeds.py writes it).
 const KERNEL: &[u8] = include_bytes!("../../../fuzz/seeds/btf/kernel.btf");
 
-/// A tracefs holding the three format files `offsets::resolve` reads.
+/// A tracefs holding the format files `offsets::resolve` and `resolve_io_uring` read.
 fn tracefs() -> &'static std::path::Path {
     static ROOT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     ROOT.get_or_init(|| {
@@ -24,12 +24,20 @@ fn tracefs() -> &'static std::path::Path {
                       \tfield:pid_t upid;\toffset:24;\tsize:8;\tsigned:0;\n\
                       \tfield:struct siginfo * infop;\toffset:32;\tsize:8;\tsigned:0;\n\
                       \tfield:int options;\toffset:40;\tsize:8;\tsigned:0;\n";
-        for (event, fields) in [
-            ("sys_exit_wait4", ret),
-            ("sys_exit_waitid", ret),
-            ("sys_enter_waitid", waitid),
+        let submit = "\tfield:void * ctx;\toffset:8;\tsize:8;\tsigned:0;\n\
+                      \tfield:void * req;\toffset:16;\tsize:8;\tsigned:0;\n\
+                      \tfield:u8 opcode;\toffset:32;\tsize:1;\tsigned:0;\n";
+        let complete = "\tfield:void * ctx;\toffset:8;\tsize:8;\tsigned:0;\n\
+                        \tfield:void * req;\toffset:16;\tsize:8;\tsigned:0;\n\
+                        \tfield:int res;\toffset:32;\tsize:4;\tsigned:1;\n";
+        for (category, event, fields) in [
+            ("syscalls", "sys_exit_wait4", ret),
+            ("syscalls", "sys_exit_waitid", ret),
+            ("syscalls", "sys_enter_waitid", waitid),
+            ("io_uring", "io_uring_submit_req", submit),
+            ("io_uring", "io_uring_complete", complete),
         ] {
-            let dir = root.join("events/syscalls").join(event);
+            let dir = root.join("events").join(category).join(event);
             std::fs::create_dir_all(&dir).unwrap();
             let text = format!("name: {event}\nID: 1\nformat:\n{fields}\nprint fmt: \"\"\n");
             std::fs::write(dir.join("format"), text).unwrap();
@@ -53,6 +61,9 @@ fn look_up_everything(bytes: Vec<u8>) {
         ("css_set", "dfl_cgrp"),
         ("cgroup", "kn"),
         ("kernfs_node", "id"),
+        ("io_kiocb", "opcode"),
+        ("io_waitid", "info"),
+        ("waitid_info", "cause"),
     ] {
         assert_eq!(
             btf.member(strukt, path).is_ok(),
@@ -60,13 +71,15 @@ fn look_up_everything(bytes: Vec<u8>) {
         );
         let _ = btf.struct_size(strukt);
     }
-    let _ = offsets::resolve(&btf, tracefs());
+    if let Ok(mut found) = offsets::resolve(&btf, tracefs()) {
+        let _ = offsets::resolve_io_uring(&btf, tracefs(), &mut found);
+    }
 }
 
 #[test]
 fn the_seed_is_a_kernel_that_resolves() {
     let btf = Btf::parse(KERNEL.to_vec()).unwrap();
-    let offsets = offsets::resolve(&btf, tracefs()).unwrap();
+    let mut offsets = offsets::resolve(&btf, tracefs()).unwrap();
     assert_eq!((offsets.task_pid, offsets.task_tgid), (16, 20));
     assert_eq!((offsets.task_comm, offsets.task_thread_pid), (72, 64));
     assert_eq!(
@@ -77,6 +90,14 @@ fn the_seed_is_a_kernel_that_resolves() {
     assert_eq!(offsets.tp_waitid_options, 40);
     assert_eq!((offsets.task_cgroups, offsets.css_set_dfl_cgrp), (88, 8));
     assert_eq!((offsets.cgroup_kn, offsets.kernfs_node_id), (16, 16));
+    assert!(offsets::resolve_io_uring(&btf, tracefs(), &mut offsets).unwrap());
+    assert_eq!((offsets.io_kiocb_cmd, offsets.io_kiocb_opcode), (0, 64));
+    assert_eq!((offsets.io_waitid_options, offsets.io_waitid_info), (8, 16));
+    assert_eq!(offsets.tp_uring_submit_opcode, 32);
+    assert_eq!(
+        (offsets.tp_uring_complete_req, offsets.tp_uring_complete_res),
+        (16, 32)
+    );
 }
 
 proptest! {

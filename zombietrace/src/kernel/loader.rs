@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{Program, RawTracePoint, TracePoint},
+    programs::{Program, ProgramError, RawTracePoint, TracePoint},
 };
 use aya_log::EbpfLogger;
 use zombietrace_common::{Settings, TASK_SLOTS_MAX, counter, slot};
@@ -23,18 +23,22 @@ const RAW_TRACEPOINTS: [&str; 6] = [
     "sched_process_free",
 ];
 const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "sys_exit_waitid"];
+/// Attached only where the kernel has IORING_OP_WAITID (see `offsets::resolve_io_uring`).
+const IO_URING_TRACEPOINTS: [&str; 2] = ["io_uring_submit_req", "io_uring_complete"];
 /// The order programs are detached in: the last moment of a process's life first. A free seen
 /// after the wait probes are gone would close the books on a reap that a wait call made as a
 /// release with no wait call (`kernel`, time approximate); detached first, such a zombie stays
 /// outstanding in the summary instead. Then the waits (their returns, then their starts: a
 /// reap reported after the start probes were gone would carry a stale stamp as its phases),
 /// then the notifications (a handler's SIGCHLD, then its sending), then exits, then forks.
-const DETACH_ORDER: [&str; 9] = [
+const DETACH_ORDER: [&str; 11] = [
     "sched_process_free",
     "sys_exit_wait4",
     "sys_exit_waitid",
+    "io_uring_complete",
     "sched_process_wait",
     "sys_enter_waitid",
+    "io_uring_submit_req",
     "signal_deliver",
     "signal_generate",
     "sched_process_exit",
@@ -45,7 +49,11 @@ const DETACH_ORDER: [&str; 9] = [
 fn unattached<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let mut missing: Vec<&str> = names
         .into_iter()
-        .filter(|n| !RAW_TRACEPOINTS.contains(n) && !SYSCALL_TRACEPOINTS.contains(n))
+        .filter(|n| {
+            !RAW_TRACEPOINTS.contains(n)
+                && !SYSCALL_TRACEPOINTS.contains(n)
+                && !IO_URING_TRACEPOINTS.contains(n)
+        })
         .collect();
     missing.sort_unstable();
     missing
@@ -121,8 +129,11 @@ impl Probes {
         privilege::check_tracing_privileges().map_err(anyhow::Error::msg)?;
         let root = tracefs::ensure_mounted()?;
         let btf = Btf::from_sys()?;
-        let offsets =
+        let mut offsets =
             offsets::resolve(&btf, &root).context("this kernel lacks a field zombietrace needs")?;
+        let io_uring = offsets::resolve_io_uring(&btf, &root, &mut offsets).context(
+            "this kernel has io_uring's IORING_OP_WAITID but not as zombietrace knows it",
+        )?;
         raise_memlock_limit();
         let mut settings = settings;
         settings.task_slots = task_slots();
@@ -158,7 +169,12 @@ impl Probes {
                 .with_context(|| format!("attaching to raw tracepoint {name}"))?;
             attached += 1;
         }
-        for name in SYSCALL_TRACEPOINTS {
+        let io_uring: &[&str] = if io_uring { &IO_URING_TRACEPOINTS } else { &[] };
+        let tracepoints = SYSCALL_TRACEPOINTS
+            .iter()
+            .map(|name| ("syscalls", name))
+            .chain(io_uring.iter().map(|name| ("io_uring", name)));
+        for (category, name) in tracepoints {
             let program: &mut TracePoint = ebpf
                 .program_mut(name)
                 .with_context(|| format!("program {name} missing from the object"))?
@@ -167,8 +183,8 @@ impl Probes {
                 .load()
                 .with_context(|| format!("the verifier refused {name}"))?;
             program
-                .attach("syscalls", name)
-                .with_context(|| format!("attaching to tracepoint syscalls/{name}"))?;
+                .attach(category, name)
+                .with_context(|| format!("attaching to tracepoint {category}/{name}"))?;
             attached += 1;
         }
         let logger = match EbpfLogger::init(&mut ebpf) {
@@ -201,8 +217,10 @@ impl Probes {
                     Some(Program::TracePoint(p)) => p.unload(),
                     _ => Ok(()),
                 };
-                if let Err(err) = unloaded {
-                    log::warn!("detaching {name}: {err}");
+                match unloaded {
+                    // The io_uring programs, on a kernel without IORING_OP_WAITID.
+                    Ok(()) | Err(ProgramError::NotLoaded) => {}
+                    Err(err) => log::warn!("detaching {name}: {err}"),
                 }
             }
         }
@@ -253,7 +271,11 @@ mod tests {
         let object = aya_obj::Object::parse(OBJECT).expect("the embedded object parses");
         let names: Vec<&str> = object.programs.keys().map(String::as_str).collect();
         assert_eq!(unattached(names.iter().copied()), Vec::<&str>::new());
-        for listed in RAW_TRACEPOINTS.iter().chain(&SYSCALL_TRACEPOINTS) {
+        for listed in RAW_TRACEPOINTS
+            .iter()
+            .chain(&SYSCALL_TRACEPOINTS)
+            .chain(&IO_URING_TRACEPOINTS)
+        {
             assert!(
                 names.contains(listed),
                 "{listed} is listed but not in the object"
@@ -272,6 +294,7 @@ mod tests {
         let mut attached: Vec<&str> = RAW_TRACEPOINTS
             .iter()
             .chain(&SYSCALL_TRACEPOINTS)
+            .chain(&IO_URING_TRACEPOINTS)
             .copied()
             .collect();
         let mut ordered = DETACH_ORDER.to_vec();
