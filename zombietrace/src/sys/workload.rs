@@ -14,9 +14,9 @@
 //! | containerd, plain | `/<namespace>/<id>` (`/default/<id>`, `/k8s.io/<id>`) |
 //! | systemd unit | `/system.slice/nginx.service`, `/user.slice/user-1000.slice/user@1000.service/…` |
 //!
-//! A container id is 64 hex digits. A pod directly under `kubepods` is Guaranteed; the others
-//! sit under `burstable` or `besteffort`. A path that matches none of these is shown as the
-//! path.
+//! A container id is 64 hex digits, a pod uid a UUID (32 hex digits for a static pod). A pod
+//! directly under `kubepods` is Guaranteed; the others sit under `burstable` or `besteffort`. A
+//! path that matches none of these is shown as the path.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,11 @@ impl Workload {
 
 fn is_container_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A Kubernetes pod uid: a UUID, or a static pod's 32 hex digits (the hash of its manifest).
+fn is_pod_uid(s: &str) -> bool {
+    (32..=36).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 /// The container a path component names, with its runtime.
@@ -96,7 +101,8 @@ fn pod(component: &str, parent: Option<&str>) -> Option<(String, &'static str)> 
             Some((q, uid)) => (qos_of(q)?, uid),
             None => ("guaranteed", rest.strip_prefix("pod")?),
         };
-        return Some((uid.replace('_', "-"), qos));
+        let uid = uid.replace('_', "-");
+        return is_pod_uid(&uid).then_some((uid, qos));
     }
     // cgroupfs driver: …/kubepods[/<qos>]/pod<uid>
     let uid = component.strip_prefix("pod")?;
@@ -105,7 +111,7 @@ fn pod(component: &str, parent: Option<&str>) -> Option<(String, &'static str)> 
         Some(q) => qos_of(q)?,
         None => return None,
     };
-    (uid.len() >= 32).then(|| (uid.to_string(), qos))
+    is_pod_uid(uid).then(|| (uid.to_string(), qos))
 }
 
 /// What `path` (a cgroup v2 path, or a v1 hierarchy's) says; None when it names nothing known.
@@ -227,5 +233,24 @@ mod tests {
         assert_eq!(classify("/docker/notanid"), None);
         assert_eq!(classify(&format!("/docker/{}", &ID[..63])), None);
         assert_eq!(classify("/kubepods/burstable/podshort"), None);
+    }
+
+    /// Found by fuzzing (procfs): a pod uid is only what a cgroup's name says, and anyone who
+    /// may create a cgroup names it. One with a character of two bytes across its 8th byte
+    /// panicked `short`, one with an escaped byte there was cut inside the escape; a uid is a
+    /// UUID (or, for a static pod, 32 hex digits), and nothing else is a pod.
+    #[test]
+    fn a_pod_uid_is_hex_digits_and_dashes() {
+        for path in [
+            "/kubepods.slice/kubepods-podaaaaaaa\u{e9}aaaaaaaaaaaaaaaaaaaaaaaaaaaa.slice",
+            "/kubepods/burstable/pod1f2e3\\xffd4c_5b6a_4789_8a0b_c1d2e3f4a5b6",
+            "/kubepods.slice/kubepods-burstable-pod1f2e3d4c_5b6a_4789_8a0b_c1d2e3f4a5b6_0.slice",
+        ] {
+            assert_eq!(classify(path), None, "{path}");
+        }
+        let uid = "6b4a2cfb8c1f0e3d2a9b8c7d6e5f4a3b";
+        let w = c(&format!("/kubepods.slice/kubepods-pod{uid}.slice"));
+        assert_eq!(w.pod_uid.as_deref(), Some(uid));
+        assert_eq!(w.short(), "pod:6b4a2cfb");
     }
 }
