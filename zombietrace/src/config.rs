@@ -162,7 +162,6 @@ impl Config {
         if let Some(target) = &self.cgroup {
             settings.flags |= setting::FILTER_CGROUP;
             settings.cgroup_id = target.id;
-            settings.cgroup_level = target.level;
         }
         settings
     }

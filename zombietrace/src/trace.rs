@@ -127,7 +127,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
             }
             _ = ticker.tick() => {
                 drain(&mut ring.get_mut().0, &mut pipeline);
-                pipeline.tick(monotonic_ns(), probes.counters()?);
+                pipeline.tick(monotonic_ns(), probes.counters());
                 probes.flush_logs();
             }
         }
@@ -148,7 +148,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
     }
     drain(&mut ring.get_mut().0, &mut pipeline);
     pipeline
-        .finish(monotonic_ns(), probes.counters()?)
+        .finish(monotonic_ns(), probes.counters())
         .context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
 }

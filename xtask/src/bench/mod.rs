@@ -18,6 +18,7 @@ mod parse;
 mod peers;
 mod report;
 mod scenarios;
+mod scrape;
 mod spread;
 mod targets;
 mod tracer;

@@ -4,22 +4,20 @@
 
 use std::{
     fs::{self, File},
-    io::{BufRead as _, BufReader, Read as _, Write as _},
-    net::TcpStream,
+    io::{BufRead as _, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-        mpsc,
-    },
+    sync::mpsc,
     thread,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result, bail};
 
-use super::peers::Tools;
+use super::{
+    peers::Tools,
+    scrape::{SERVE_LISTEN, Scraper},
+};
 
 /// bpftrace: one line per exit, like exitsnoop.
 const BPFTRACE_PRINT: &str =
@@ -137,58 +135,6 @@ impl Tracer {
         }
         cmd
     }
-}
-
-/// Where the bench's `serve` listens (not the default port, which a running test may hold).
-const SERVE_LISTEN: &str = "127.0.0.1:19489";
-
-/// Scrapes `serve`'s /metrics every second while the run lasts. A one-request HTTP/1.0 client
-/// on std's TcpStream: the bench needs nothing more, and no HTTP crate for it.
-struct Scraper {
-    stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<Result<u64>>,
-}
-
-impl Scraper {
-    fn start() -> Scraper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = thread::spawn(move || {
-            let mut scrapes = 0;
-            let mut next = Instant::now();
-            while !stopping.load(Ordering::Relaxed) {
-                if Instant::now() >= next {
-                    scrape().with_context(|| format!("scrape {} of /metrics", scrapes + 1))?;
-                    scrapes += 1;
-                    next += Duration::from_secs(1);
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            Ok(scrapes)
-        });
-        Scraper { stop, thread }
-    }
-
-    /// Stops scraping; how many scrapes succeeded (any failure is an error).
-    fn finish(self) -> Result<u64> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("the scraper does not panic")
-    }
-}
-
-fn scrape() -> Result<()> {
-    let mut conn = TcpStream::connect(SERVE_LISTEN)?;
-    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(conn, "GET /metrics HTTP/1.0\r\nHost: {SERVE_LISTEN}\r\n\r\n")?;
-    let mut body = String::new();
-    conn.read_to_string(&mut body)?;
-    if !body.starts_with("HTTP/1.0 200") && !body.starts_with("HTTP/1.1 200") {
-        bail!("{}", body.lines().next().unwrap_or("an empty reply"));
-    }
-    if !body.contains("zombietrace_zombies_total") {
-        bail!("the reply has no zombietrace_zombies_total");
-    }
-    Ok(())
 }
 
 /// A collector that is attached and running.

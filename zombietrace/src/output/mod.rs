@@ -5,6 +5,7 @@
 //! To add an output: implement `Consumer` in a file of its own and add it in [`consumers`].
 
 pub mod escape;
+pub mod exposition;
 pub mod json;
 pub mod lines;
 pub mod metrics;
