@@ -10,7 +10,8 @@
 //! - 20,000 zombies outstanding at once (peak RSS, CPU, time to the summary);
 //! - `stress-ng --vfork 2` (events lost).
 //!
-//! Prints a table per case and the targets met or missed; writes everything to
+//! Prints a table per case, the targets met or missed and the default mode's ratio against the
+//! untraced fork throughput; writes everything to
 //! `target/bench/<timestamp>.json` and `target/bench/latest.json`.
 
 mod measure;
@@ -240,6 +241,7 @@ pub fn run(quick: bool, only: &[String]) -> Result<()> {
 
     let targets = targets::targets(&r);
     targets::print_targets(&targets);
+    targets::print_default_mode(&r);
     if let Some(note) = &others_note {
         println!();
         println!("WARNING: {note}");

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{
     measure::{Throughput, Traced},
     scenarios::{Burst, Scale, Stress},
-    targets::{Target, targets},
+    targets::{Target, default_mode, targets},
     tracer::Tracer,
 };
 
@@ -295,6 +295,7 @@ pub fn write_json(dir: &Path, stamp: &str, head: Value, r: &Results) -> Result<P
     doc["scale"] = r.scale.iter().map(Scale::to_json).collect();
     doc["stress"] = r.stress.as_ref().map_or(Value::Null, Stress::to_json);
     doc["targets"] = targets(r).iter().map(Target::to_json).collect();
+    doc["default_mode"] = json!(default_mode(r));
     doc["errors"] = json!(r.errors);
     let text = serde_json::to_string_pretty(&doc)?;
     let path = dir.join(format!("{stamp}.json"));
