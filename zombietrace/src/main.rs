@@ -25,6 +25,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Some(cli::Command::Ps(args)) => ps::run(args),
         Some(cli::Command::Report(args)) => trace::run(Config::report(args.trace, args.for_)?),
         Some(cli::Command::Serve(args)) => trace::run(Config::serve(args)?),
+        Some(cli::Command::Top(args)) => trace::run(Config::top(args)?),
         None => trace::run(Config::live(cli.trace, cli.duration)?),
         Some(cli::Command::Generate(args)) => generate::run(args),
     }
