@@ -129,7 +129,7 @@ fn replay(json: bool, report: bool) -> Vec<u8> {
     }
     let cli = Cli::try_parse_from(&args).unwrap();
     let config = match cli.command {
-        Some(zombietrace::cli::Command::Report(r)) => Config::report(r.trace, r.for_),
+        Some(zombietrace::cli::Command::Report(r)) => Config::report(r.trace, r.for_.unwrap()),
         _ => Config::live(cli.trace, None),
     }
     .unwrap();
@@ -256,4 +256,26 @@ fn report_text_is_golden() {
 #[test]
 fn report_json_is_golden() {
     check("report.json", true, true);
+}
+
+/// The live run's JSON Lines, replayed (`report --from`), give the report `report` gave for
+/// the same records: byte for byte, text and JSON.
+#[test]
+fn the_live_recording_replays_to_the_report() {
+    use zombietrace::{
+        output::{Format, json::Json, text::Text},
+        pipeline::replay::replay,
+        report::REPORT_PARENTS,
+    };
+    let recording = std::str::from_utf8(GOLDEN[1].1).unwrap();
+    let (summary, note) = replay(recording, 1_000_000_000, REPORT_PARENTS).unwrap();
+    assert_eq!(note, None);
+    let mut json = Vec::new();
+    Json.summary(&mut json, &summary).unwrap();
+    assert!(json == GOLDEN[3].1, "{}", String::from_utf8_lossy(&json));
+    let mut text = Vec::new();
+    Text::new(WallClock::with_offset(0, true))
+        .summary(&mut text, &summary)
+        .unwrap();
+    assert!(text == GOLDEN[2].1, "{}", String::from_utf8_lossy(&text));
 }

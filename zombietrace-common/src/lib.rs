@@ -123,7 +123,7 @@ pub struct ZombieEvent {
     /// Its cgroup (v2) id, and its parent's: the id of the cgroup's directory (its inode).
     pub cgroup_id: u64,
     pub parent_cgroup_id: u64,
-    /// The parent notified (real parent's tgid at that moment).
+    /// Its real parent's tgid at that moment (the one that forked it or adopted it).
     pub ppid: u32,
     /// The parent that forked it, if known (0 = unknown).
     pub orig_ppid: u32,
@@ -133,6 +133,9 @@ pub struct ZombieEvent {
     /// Its pid in each pid namespace from the initial one (level 0) down to its own; the
     /// levels below its own are 0.
     pub nspid: [u32; MAX_NS_LEVELS],
+    /// The ptracer told of the exit instead of the real parent (strace, gdb): its tgid, else 0.
+    pub tracer: u32,
+    pub _reserved: u32,
     pub comm: [u8; TASK_COMM_LEN],
     pub parent_comm: [u8; TASK_COMM_LEN],
 }
@@ -158,6 +161,10 @@ pub struct WaitEvent {
     pub ts_ns: u64,
     pub kind: u32,
     pub reaper_tgid: u32,
+    /// When the calling thread entered this wait call (0: before tracing started).
+    pub entered_ns: u64,
+    /// When a SIGCHLD was last delivered to a handler of the caller (0: never seen).
+    pub sigchld_ns: u64,
     /// The reaped child's pid in the caller's pid namespace.
     pub pid: u32,
     /// Level of the caller's pid namespace.
@@ -279,6 +286,16 @@ pub mod setting {
     pub const FILTER_CGROUP: u32 = 1 << 2;
 }
 
+/// A moment a thread (or process) did something, in its slot of an array indexed by its id
+/// modulo the array's size: `id` tags it (the slot is the id's only when the tag matches).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    pub ts_ns: u64,
+    pub id: u32,
+    pub _reserved: u32,
+}
+
 /// One in-flight wait call (keyed by thread id): what sys_exit needs from sys_enter.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -295,14 +312,15 @@ pub struct WaitArgs {
 // No implicit padding anywhere: the sizes are exactly the sum of the fields.
 const _: () = {
     assert!(core::mem::size_of::<Header>() == 16);
-    assert!(core::mem::size_of::<ZombieEvent>() == 12 + 4 + 32 + 16 + 16 + 32);
+    assert!(core::mem::size_of::<ZombieEvent>() == 12 + 4 + 32 + 16 + 16 + 8 + 32);
     assert!(core::mem::size_of::<ReparentEvent>() == 12 + 20 + 16);
-    assert!(core::mem::size_of::<WaitEvent>() == 12 + 20 + 16);
+    assert!(core::mem::size_of::<WaitEvent>() == 12 + 4 + 16 + 16 + 16);
     assert!(core::mem::size_of::<FreeEvent>() == 12 + 4 + 8);
     assert!(core::mem::size_of::<ThreadExitEvent>() == 12 + 12 + 16);
     assert!(core::mem::size_of::<Offsets>() == 33 * 4);
     assert!(core::mem::size_of::<Settings>() == 16 + 16 + 16);
     assert!(core::mem::size_of::<WaitArgs>() == 24);
+    assert!(core::mem::size_of::<Stamp>() == 16);
 };
 
 #[cfg(feature = "user")]

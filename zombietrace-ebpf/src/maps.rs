@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use zombietrace_common::{
-    Offsets, PARENT_MAP_ENTRIES, RING_BUF_BYTES, Settings, TASK_SLOTS_MAX, WAIT_MAP_ENTRIES,
-    WaitArgs, counter,
+    Offsets, PARENT_MAP_ENTRIES, RING_BUF_BYTES, Settings, Stamp, TASK_SLOTS_MAX, WAIT_MAP_ENTRIES,
+    WaitArgs, counter, slot,
 };
 
 /// Field offsets resolved by the loader from the running kernel's BTF (see `Offsets`).
@@ -50,6 +50,14 @@ pub static TASKS: Array<u64> = Array::with_max_entries(TASK_SLOTS_MAX, 0);
 /// before 6.1 refuse run-time allocated hashes in tracing programs.
 #[map]
 pub static ORIG_PARENT: HashMap<u32, u32> = HashMap::with_max_entries(PARENT_MAP_ENTRIES, 0);
+
+/// When each thread entered its current wait call (indexed like `TASKS`, by thread id).
+#[map]
+pub static WAIT_ENTERED: Array<Stamp> = Array::with_max_entries(TASK_SLOTS_MAX, 0);
+
+/// When each process last had a SIGCHLD delivered to a handler (indexed like `TASKS`, by tgid).
+#[map]
+pub static SIGCHLD_DELIVERED: Array<Stamp> = Array::with_max_entries(TASK_SLOTS_MAX, 0);
 
 /// Thread id -> arguments of its wait call in flight.
 #[map]
@@ -94,4 +102,27 @@ pub fn finish(result: Result<(), i32>) -> u32 {
         count(counter::READ_FAILED);
     }
     0
+}
+
+/// Stamps `now` in `id`'s slot of `map`.
+#[inline(always)]
+pub fn stamp(map: &Array<Stamp>, id: u32, now: u64) {
+    if let Some(ptr) = map.get_ptr_mut(slot::index(id, crate::setting!(task_slots))) {
+        unsafe {
+            *ptr = Stamp {
+                ts_ns: now,
+                id,
+                _reserved: 0,
+            }
+        };
+    }
+}
+
+/// The moment stamped in `id`'s slot of `map`, if the slot is `id`'s; 0 otherwise.
+#[inline(always)]
+pub fn stamped(map: &Array<Stamp>, id: u32) -> u64 {
+    match map.get(slot::index(id, crate::setting!(task_slots))) {
+        Some(s) if s.id == id => s.ts_ns,
+        _ => 0,
+    }
 }

@@ -8,7 +8,8 @@ use aya_ebpf::{
 use zombietrace_common::{ReparentEvent, cld, kind, siginfo_status, zflag};
 
 use crate::{
-    maps::{emit, finish},
+    maps::{SIGCHLD_DELIVERED, emit, finish, stamp},
+    off,
     task::{PF_EXITING, SIGCHLD, Task, read},
     zombie::{self, now, zombie_event},
 };
@@ -77,5 +78,29 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
         flags: disposition,
         new_parent_comm: new_parent.comm()?,
     });
+    Ok(())
+}
+
+/// A signal is delivered (get_signal, in the receiving thread): for SIGCHLD to a handler,
+/// stamps when, for its process: the moment a parent that catches SIGCHLD starts handling it.
+#[raw_tracepoint(tracepoint = "signal_deliver")]
+pub fn signal_deliver(ctx: RawTracePointContext) -> i32 {
+    finish(try_signal_deliver(&ctx)) as i32
+}
+
+fn try_signal_deliver(ctx: &RawTracePointContext) -> Result<(), i32> {
+    // TP_PROTO(int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
+    if ctx.arg::<u64>(0) as u32 != SIGCHLD {
+        return Ok(());
+    }
+    let handler: u64 = read(ctx.arg::<*const u8>(2), off!(k_sigaction_handler))?;
+    if handler > 1 {
+        // Neither SIG_DFL (0) nor SIG_IGN (1): a handler runs.
+        stamp(
+            &SIGCHLD_DELIVERED,
+            (bpf_get_current_pid_tgid() >> 32) as u32,
+            now(),
+        );
+    }
     Ok(())
 }

@@ -5,8 +5,8 @@
 
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
-    macros::tracepoint,
-    programs::TracePointContext,
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
 };
 use aya_log_ebpf::warn;
 use zombietrace_common::{
@@ -14,7 +14,7 @@ use zombietrace_common::{
 };
 
 use crate::{
-    maps::{WAIT_ARGS, count, emit, finish},
+    maps::{SIGCHLD_DELIVERED, WAIT_ARGS, WAIT_ENTERED, count, emit, finish, stamp, stamped},
     off, slots,
     task::Task,
     zombie::now,
@@ -44,6 +44,14 @@ fn remember(ctx: &TracePointContext, args: &WaitArgs) {
             "wait-call map full: the wait of thread {} is not followed", tid
         );
     }
+}
+
+/// A wait call begins (do_wait, for wait4 and waitid alike): stamps when, for its thread, so
+/// that the reap it returns tells how long the parent took to ask and how long to be answered.
+#[raw_tracepoint(tracepoint = "sched_process_wait")]
+pub fn sched_process_wait(_ctx: RawTracePointContext) -> i32 {
+    stamp(&WAIT_ENTERED, current_tid(), now());
+    0
 }
 
 /// wait4 returns the pid of the child it reports: a reap, or (with WUNTRACED / WCONTINUED, or to
@@ -140,6 +148,7 @@ fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
         }
     }
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    let entered_ns = stamped(&WAIT_ENTERED, tid);
     // The process's name, not the reaping thread's.
     let leader = if tid == tgid {
         current
@@ -150,6 +159,8 @@ fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
         ts_ns: now(),
         kind: kind::WAIT,
         reaper_tgid: tgid,
+        entered_ns,
+        sigchld_ns: stamped(&SIGCHLD_DELIVERED, tgid),
         pid,
         ns_level,
         call,

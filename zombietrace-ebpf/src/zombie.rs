@@ -26,6 +26,14 @@ pub fn zombie_event(
     status: u32,
     flags: u32,
 ) -> Result<Option<ZombieEvent>, i32> {
+    // A ptracer (strace, gdb) is told of the exit instead of the real parent: the zombie is
+    // still the real parent's to reap, once the tracer has collected the exit.
+    let real = leader.real_parent()?;
+    let (parent, tracer) = if real.0 == parent.0 {
+        (parent, 0)
+    } else {
+        (real, parent.tgid()?)
+    };
     let ppid = parent.tgid()?;
     let orig_ppid = slots::orig_parent(tgid);
     let comm = leader.comm()?;
@@ -48,6 +56,8 @@ pub fn zombie_event(
         status,
         flags,
         nspid: leader.ns_pids(tgid)?,
+        tracer,
+        _reserved: 0,
         comm,
         parent_comm,
     }))

@@ -120,8 +120,18 @@ pub struct TopArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// How long to trace before reporting (e.g. 30s, 5m).
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-    pub for_: Duration,
+    #[arg(
+        long = "for",
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        required_unless_present = "from"
+    )]
+    pub for_: Option<Duration>,
+
+    /// Report from a recording instead of tracing (what `--record FILE` or `--json` wrote,
+    /// on this machine or another): the report the live run gave, without root.
+    #[arg(long, value_name = "FILE", conflicts_with = "for_")]
+    pub from: Option<std::path::PathBuf>,
 
     #[command(flatten)]
     pub trace: TraceArgs,
@@ -132,6 +142,11 @@ pub struct TraceArgs {
     /// Print JSON Lines (one object per event, see docs/json.md) instead of columns.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write every event, and the summary, as JSON Lines to FILE: a recording that
+    /// `zombietrace report --from FILE` turns into the same report, anywhere, later.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 
     /// Only this process (its tgid).
     #[arg(short, long, value_name = "PID")]
@@ -210,7 +225,7 @@ mod tests {
         let Some(Command::Report(report)) = cli.command else {
             panic!("report")
         };
-        assert_eq!(report.for_, Duration::from_secs(5));
+        assert_eq!(report.for_, Some(Duration::from_secs(5)));
         assert!(report.trace.json);
         let cli = Cli::try_parse_from(["zombietrace", "top", "--comm", "sh"]).unwrap();
         let Some(Command::Top(top)) = cli.command else {

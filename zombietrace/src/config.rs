@@ -49,6 +49,8 @@ pub struct Config {
     pub cgroup_root: Option<PathBuf>,
     /// `--cgroup` or `--container`: the cgroup filtered on in the kernel.
     pub cgroup: Option<cgroup::Target>,
+    /// `--record FILE`: every event written there too.
+    pub record: Option<PathBuf>,
 }
 
 impl Config {
@@ -151,6 +153,7 @@ impl Config {
             proc_root: None,
             cgroup_root,
             cgroup: target,
+            record: args.record,
         })
     }
 
@@ -160,7 +163,11 @@ impl Config {
             filter: self.filter.clone(),
             leak_after_ns: self.leak_after_ns,
             // `report` is all summary: it ranks more parents.
-            summary_parents: if self.mode == Mode::Report { 50 } else { 10 },
+            summary_parents: if self.mode == Mode::Report {
+                crate::report::REPORT_PARENTS
+            } else {
+                10
+            },
         }
     }
 

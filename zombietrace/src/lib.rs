@@ -22,6 +22,7 @@ pub mod kernel;
 pub mod output;
 pub mod pipeline;
 pub mod ps;
+pub mod report;
 pub mod serve;
 pub mod spawn;
 pub mod sys;

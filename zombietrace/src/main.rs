@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use zombietrace::{cli, config::Config, generate, ps, spawn, trace};
+use zombietrace::{cli, config::Config, generate, ps, report, spawn, trace};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -23,7 +23,11 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         // The spawner forks: it runs before (and without) any async runtime or threads.
         Some(cli::Command::Spawn(args)) => spawn::run(args),
         Some(cli::Command::Ps(args)) => ps::run(args),
-        Some(cli::Command::Report(args)) => trace::run(Config::report(args.trace, args.for_)?),
+        Some(cli::Command::Report(args)) => match (&args.from, args.for_) {
+            (Some(recording), _) => report::from_recording(recording, &args.trace),
+            (None, Some(trace_for)) => trace::run(Config::report(args.trace, trace_for)?),
+            (None, None) => unreachable!("clap requires --for or --from"),
+        },
         Some(cli::Command::Serve(args)) => trace::run(Config::serve(args)?),
         Some(cli::Command::Top(args)) => trace::run(Config::top(args)?),
         None => trace::run(Config::live(cli.trace, cli.duration)?),

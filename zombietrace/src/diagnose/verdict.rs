@@ -521,14 +521,7 @@ mod tests {
                 "ctr PID 1",
                 "does not reap, so every orphan",
             ),
-            (
-                Diagnosis {
-                    pid: 1,
-                    ..parent()
-                },
-                "init",
-                "it is init",
-            ),
+            (Diagnosis { pid: 1, ..parent() }, "init", "it is init"),
         ];
         for (d, label_, words) in cases {
             let v = verdict(&d, 2, 1_000_000_000);

@@ -14,10 +14,12 @@ use super::{btf::Btf, offsets, privilege, tracefs};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/zombietrace"));
 
-const RAW_TRACEPOINTS: [&str; 4] = [
+const RAW_TRACEPOINTS: [&str; 6] = [
     "sched_process_fork",
     "sched_process_exit",
     "signal_generate",
+    "signal_deliver",
+    "sched_process_wait",
     "sched_process_free",
 ];
 const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "sys_exit_waitid"];
@@ -42,7 +44,7 @@ pub struct Probes {
 }
 
 /// Kernel-side counters, summed over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub lost: u64,
     pub parent_map_full: u64,
@@ -109,6 +111,8 @@ impl Probes {
         settings.task_slots = task_slots();
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("TASKS", settings.task_slots)
+            .map_max_entries("WAIT_ENTERED", settings.task_slots)
+            .map_max_entries("SIGCHLD_DELIVERED", settings.task_slots)
             .override_global("OFFSETS", &offsets, true)
             .override_global("SETTINGS", &settings, true)
             .load(OBJECT)

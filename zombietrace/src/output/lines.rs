@@ -15,6 +15,8 @@ use crate::pipeline::{Consumer, event::Event, filter::Filter, summary::Summary};
 pub enum Select {
     /// Every event the filters show (`zombietrace`).
     All,
+    /// Every event, shown or not (`--record`: a recording that `report --from` replays).
+    Every,
     /// Leaks, their ends and lost events (the log of `serve`).
     Leaks,
     /// None: only the summary (`report`).
@@ -62,13 +64,15 @@ impl Consumer for Lines {
     fn event(&mut self, event: &Event) {
         let wanted = match self.select {
             Select::All => self.filter.shows(event),
+            Select::Every => true,
             Select::Leaks => matches!(event, Event::Leak(_) | Event::LeakEnd(_) | Event::Lost(_)),
             Select::Summary => false,
         };
         if wanted {
+            let before = self.batch.len();
             // Formatting into memory cannot fail.
             let _ = self.format.event(&mut self.batch, event);
-            self.lines += 1;
+            self.lines += (self.batch.len() > before) as u64;
         }
     }
 

@@ -82,6 +82,9 @@ pub struct Metrics {
     zombies: Counter,
     reaps: Family<How, Counter>,
     durations: Durations,
+    /// The phases of wait-based reaps: asking (calling wait late) and waking (running late).
+    ask: Histogram,
+    wake: Histogram,
     outstanding: Gauge,
     oldest: FloatGauge,
     parent_outstanding: Family<ParentLabels, Gauge>,
@@ -110,6 +113,8 @@ impl Metrics {
             zombies: Counter::default(),
             reaps: Family::default(),
             durations: Family::new_with_constructor(durations),
+            ask: durations(),
+            wake: durations(),
             outstanding: Gauge::default(),
             oldest: FloatGauge::default(),
             parent_outstanding: Family::default(),
@@ -321,6 +326,10 @@ impl Consumer for Metrics {
                 self.durations
                     .get_or_create(&how)
                     .observe(r.zombie_ns as f64 / 1e9);
+                if let (Some(ask), Some(wake)) = (r.phases.ask_ns, r.phases.wake_ns) {
+                    self.ask.observe(ask as f64 / 1e9);
+                    self.wake.observe(wake as f64 / 1e9);
+                }
             }
             Event::Leak(l) => {
                 self.leak_episodes
@@ -329,7 +338,7 @@ impl Consumer for Metrics {
                     })
                     .inc();
             }
-            Event::LeakEnd(_) | Event::Lost(_) => {}
+            Event::LeakEnd(_) | Event::Lost(_) | Event::ParentGone(_) | Event::Adopted(_) => {}
         }
     }
 

@@ -36,6 +36,7 @@ fn reap(z: Zombie, zombie_ns: u64) -> Event {
         call: Some(ReapCall::Wait4),
         reaper_role: None,
         approx: false,
+        phases: Default::default(),
     })
 }
 

@@ -52,7 +52,7 @@ pub fn consumers(
     // The writer thread, for the outputs that write lines.
     let sink = move || io::Result::Ok((stream, sink::Sink::spawn(out, sink::queue_limit())?));
     let filter = config.filter.clone();
-    Ok(match &config.mode {
+    let mut outputs = match &config.mode {
         Mode::Live | Mode::Report => {
             let format: Box<dyn Format> = if config.json {
                 Box::new(json::Json)
@@ -71,7 +71,8 @@ pub fn consumers(
         }
         Mode::Serve { top, .. } => {
             let (metrics, registry) = metrics::Metrics::new(*top, kernel_release);
-            let log = lines::Lines::new(Box::new(json::Json), filter, lines::Select::Leaks, sink()?);
+            let log =
+                lines::Lines::new(Box::new(json::Json), filter, lines::Select::Leaks, sink()?);
             Outputs {
                 consumers: vec![Box::new(metrics), Box::new(log)],
                 registry: Some(registry),
@@ -82,5 +83,20 @@ pub fn consumers(
             consumers: vec![Box::new(crate::top::Top::new(*interval, clock)?)],
             registry: None,
         },
-    })
+    };
+    if let Some(path) = &config.record {
+        let file = std::fs::File::create(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let recorder = lines::Lines::new(
+            Box::new(json::Json),
+            config.filter.clone(),
+            lines::Select::Every,
+            (
+                "the recording",
+                sink::Sink::spawn(io::BufWriter::new(file), sink::queue_limit())?,
+            ),
+        );
+        outputs.consumers.push(Box::new(recorder));
+    }
+    Ok(outputs)
 }

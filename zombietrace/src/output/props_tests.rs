@@ -94,6 +94,7 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
                 call: Some(ReapCall::Wait4),
                 reaper_role: Some(ReaperRole::Subreaper),
                 approx: true,
+                phases: Default::default(),
             }),
             1,
         ),
@@ -101,6 +102,7 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
             Event::Leak(Box::new(Leak {
                 ts_ns: 3,
                 pid: 4000,
+                start_ns: 1,
                 comm: c.clone(),
                 reason: LeakReason::Old,
                 outstanding: 2,
@@ -125,6 +127,7 @@ fn events(names: &[String; 6]) -> Vec<(Event, usize)> {
             Event::LeakEnd(LeakEnd {
                 ts_ns: 4,
                 pid: 4000,
+                start_ns: 1,
                 comm: d,
                 outstanding: 0,
                 leaked_for_ns: 1,
@@ -172,6 +175,8 @@ fn summary(names: &[String; 6]) -> Summary {
             reaped: 0,
             reaps: BTreeMap::new(),
             latency: Latency::default(),
+            ask: Latency::default(),
+            wake: Latency::default(),
             leaking: true,
             leaks: 1,
             rate_per_min: 1.0,
@@ -184,6 +189,8 @@ fn summary(names: &[String; 6]) -> Summary {
             })),
         }],
         latency: Latency::default(),
+        ask: Latency::default(),
+        wake: Latency::default(),
     }
 }
 

@@ -89,6 +89,10 @@ pub fn how(reap: &Reap) -> String {
 
 impl Format for Text {
     fn event(&mut self, out: &mut dyn Write, event: &Event) -> io::Result<()> {
+        if let Event::ParentGone(_) | Event::Adopted(_) = event {
+            // Facts for recordings (JSON): the reap line says who adopted a zombie.
+            return Ok(());
+        }
         self.header(out)?;
         match event {
             Event::Zombie(z) => {
@@ -180,6 +184,7 @@ impl Format for Text {
                 l.count,
                 l.total,
             ),
+            Event::ParentGone(_) | Event::Adopted(_) => Ok(()),
         }
     }
 
@@ -240,7 +245,7 @@ impl Format for Text {
             writeln!(out, "  zombies whose release was not seen: {}", s.vanished)?;
         }
         parents(out, s)?;
-        histogram(out, &s.latency)?;
+        histogram(out, &s.latency, s)?;
         if s.outstanding.is_empty() {
             writeln!(out, "  no zombies outstanding")?;
         } else {
@@ -318,12 +323,30 @@ fn parents(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         if let Some(verdict) = &p.verdict {
             writeln!(out, "            why: {}", escape(verdict))?;
         }
+        if let Some(line) = phases(&p.ask, &p.wake) {
+            writeln!(out, "            {line}")?;
+        }
     }
     Ok(())
 }
 
-/// bcc-style log2 histogram of zombie times.
-fn histogram(out: &mut dyn Write, latency: &Latency) -> io::Result<()> {
+/// The phases of wait-based reaps, when any was timed: asking (calling wait late) and waking
+/// (running late once asked).
+fn phases(ask: &Latency, wake: &Latency) -> Option<String> {
+    (ask.count > 0).then(|| {
+        format!(
+            "phases ({} wait reaps): ask p50 {}, p99 {}; wake p50 {}, p99 {}",
+            ask.count,
+            format_ns(ask.p50),
+            format_ns(ask.p99),
+            format_ns(wake.p50),
+            format_ns(wake.p99)
+        )
+    })
+}
+
+/// bcc-style log2 histogram of zombie times (`s`: the summary, for its phases).
+fn histogram(out: &mut dyn Write, latency: &Latency, s: &Summary) -> io::Result<()> {
     if latency.count == 0 {
         return Ok(());
     }
@@ -336,6 +359,9 @@ fn histogram(out: &mut dyn Write, latency: &Latency) -> io::Result<()> {
         format_ns(latency.max),
         latency.count
     )?;
+    if let Some(line) = phases(&s.ask, &s.wake) {
+        writeln!(out, "  {line}")?;
+    }
     let top = latency
         .log2
         .iter()

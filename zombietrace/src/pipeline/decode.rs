@@ -108,6 +108,7 @@ fn zombie(e: ZombieEvent) -> ZombieExit {
         autoreap: autoreap(e.flags),
         silent: e.flags & zflag::SILENT != 0,
         nspids: e.nspid[..levels].to_vec(),
+        tracer: (e.tracer != 0).then_some(e.tracer),
         comm: lossless_cstr(&e.comm),
         parent_comm: lossless_cstr(&e.parent_comm),
     }
@@ -140,6 +141,8 @@ fn wait(e: WaitEvent) -> Result<WaitReturn, DecodeError> {
         call,
         status: (e.status != STATUS_UNKNOWN).then_some(WaitStatus(e.status)),
         comm: lossless_cstr(&e.comm),
+        entered_ns: (e.entered_ns != 0).then_some(e.entered_ns),
+        sigchld_ns: (e.sigchld_ns != 0).then_some(e.sigchld_ns),
     })
 }
 

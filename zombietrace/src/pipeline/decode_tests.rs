@@ -28,6 +28,8 @@ fn zombie_record() -> ZombieEvent {
         status: 11 | 0x80,
         flags: zflag::AUTOREAP_NOCLDWAIT,
         nspid: [4242, 7, 0, 0],
+        tracer: 0,
+        _reserved: 0,
         comm: comm16(b"worker"),
         parent_comm: comm16(b"python3"),
     }
@@ -86,6 +88,8 @@ fn wait_round_trip() {
         ts_ns: 9,
         kind: kind::WAIT,
         reaper_tgid: 1,
+        entered_ns: 4,
+        sigchld_ns: 0,
         pid: 3,
         ns_level: 0,
         call: call::WAITID_PIDFD,
@@ -98,6 +102,7 @@ fn wait_round_trip() {
     assert_eq!(w.call, Call::WaitidPidfd);
     assert_eq!(w.status, None);
     assert_eq!((w.reaper_tgid, w.pid), (1, 3));
+    assert_eq!((w.entered_ns, w.sigchld_ns), (Some(4), None));
 }
 
 #[test]
@@ -133,6 +138,8 @@ fn rejects_bad_records() {
         ts_ns: 0,
         kind: kind::WAIT,
         reaper_tgid: 0,
+        entered_ns: 0,
+        sigchld_ns: 0,
         pid: 0,
         ns_level: 0,
         call: 9,

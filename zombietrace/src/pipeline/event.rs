@@ -1,17 +1,18 @@
 //! The lifecycle events every consumer sees: a process became a zombie, was reaped, a parent
 //! started or stopped leaking, the kernel lost events.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
+use super::phases::Phases;
 use crate::{
     diagnose::Diagnosis,
     sys::{cgroup::Cgroup, wait_status::WaitStatus},
 };
 
 /// How a zombie was released.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReapKind {
     Wait4,
@@ -45,7 +46,7 @@ impl ReapKind {
 }
 
 /// Who adopted and reaped a reparented zombie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReaperRole {
     /// PID 1 of the initial pid namespace.
@@ -68,7 +69,7 @@ impl ReaperRole {
 }
 
 /// The call that released a zombie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReapCall {
     Wait4,
@@ -91,7 +92,7 @@ impl ReapCall {
 }
 
 /// Since when a zombie is known to be one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Since {
     /// The exact moment its exit was notified to its parent.
@@ -140,10 +141,12 @@ pub struct Reap {
     /// The release time is only an upper bound (seen at the task's RCU-delayed free), or the
     /// zombie's own time was approximate.
     pub approx: bool,
+    /// Why it took that long, for a reap by a wait call (see `phases.rs`); all None otherwise.
+    pub phases: Phases,
 }
 
 /// Why a parent counts as leaking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeakReason {
     /// It holds a zombie older than `--leak-after`.
@@ -163,7 +166,7 @@ impl LeakReason {
 }
 
 /// One of a leaking parent's oldest zombies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OldZombie {
     pub pid: u32,
     pub comm: String,
@@ -171,10 +174,12 @@ pub struct OldZombie {
 }
 
 /// A parent started leaking zombies: complete when made, diagnosis and verdict included.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Leak {
     pub ts_ns: u64,
     pub pid: u32,
+    /// Its start time (CLOCK_MONOTONIC ns; 0 when unknown): with `pid`, its identity.
+    pub start_ns: u64,
     /// Its name now (it may have exec'd since its children died), else when they died.
     pub comm: String,
     pub reason: LeakReason,
@@ -192,10 +197,11 @@ pub struct Leak {
 }
 
 /// A leaking parent recovered (or went away).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeakEnd {
     pub ts_ns: u64,
     pub pid: u32,
+    pub start_ns: u64,
     pub comm: String,
     pub outstanding: usize,
     pub leaked_for_ns: u64,
@@ -203,8 +209,29 @@ pub struct LeakEnd {
     pub exited: bool,
 }
 
+/// A zombie's parent exited first: the zombie was handed to a new parent (init, its
+/// container's init, or a subreaper), which is now the one to reap it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adopted {
+    pub ts_ns: u64,
+    pub pid: u32,
+    /// The new parent.
+    pub ppid: u32,
+    pub parent_comm: String,
+}
+
+/// A parent that had zombies, all reaped, exited (or is no longer alive): it is kept among the
+/// exited parents of the report from now on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentGone {
+    pub ts_ns: u64,
+    pub pid: u32,
+    pub start_ns: u64,
+    pub comm: String,
+}
+
 /// Events the kernel could not queue (its ring buffer was full) since the last report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lost {
     /// When the loss was noticed (CLOCK_MONOTONIC ns).
     pub ts_ns: u64,
@@ -219,4 +246,6 @@ pub enum Event {
     Lost(Lost),
     Leak(Box<Leak>),
     LeakEnd(LeakEnd),
+    ParentGone(ParentGone),
+    Adopted(Adopted),
 }

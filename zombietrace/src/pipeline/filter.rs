@@ -49,7 +49,12 @@ impl Filter {
     pub fn shows(&self, event: &Event) -> bool {
         match event {
             Event::Reap(reap) => reap.zombie_ns >= self.min_zombie_ns,
-            Event::Zombie(_) | Event::Lost(_) | Event::Leak(_) | Event::LeakEnd(_) => true,
+            Event::Zombie(_)
+            | Event::Lost(_)
+            | Event::Leak(_)
+            | Event::LeakEnd(_)
+            | Event::ParentGone(_)
+            | Event::Adopted(_) => true,
         }
     }
 }

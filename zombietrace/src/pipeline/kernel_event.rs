@@ -38,6 +38,8 @@ pub struct ZombieExit {
     pub silent: bool,
     /// Pids at namespace levels 0..=own level (init namespace first).
     pub nspids: Vec<u32>,
+    /// The ptracer told of the exit instead of the real parent (`ppid`).
+    pub tracer: Option<u32>,
     pub comm: String,
     pub parent_comm: String,
 }
@@ -66,6 +68,10 @@ pub struct WaitReturn {
     pub call: Call,
     pub status: Option<WaitStatus>,
     pub comm: String,
+    /// When the calling thread entered this wait call (None: before tracing started).
+    pub entered_ns: Option<u64>,
+    /// When a SIGCHLD was last delivered to a handler of the caller (None: never seen).
+    pub sigchld_ns: Option<u64>,
 }
 
 /// The kernel freed a thread-group leader.

@@ -14,6 +14,8 @@ pub mod event;
 pub mod filter;
 pub mod kernel_event;
 pub mod parents;
+pub mod phases;
+pub mod replay;
 pub mod summary;
 #[cfg(test)]
 pub mod test_host;
@@ -185,7 +187,7 @@ impl Pipeline {
         self.check_lost(now_ns, counters);
         self.counts.lines_dropped = self.consumers.iter().map(|c| c.dropped()).sum();
         let summary = Summary::new(
-            &self.tracker,
+            (self.tracker.stats(), self.tracker.outstanding()),
             &self.parents,
             counters,
             self.counts,

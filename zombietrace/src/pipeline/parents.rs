@@ -9,7 +9,7 @@ use std::{
 
 use super::{
     Host,
-    event::{Event, Leak, LeakEnd, LeakReason, OldZombie, ReapKind},
+    event::{Event, Leak, LeakEnd, LeakReason, OldZombie, ParentGone, ReapKind},
 };
 use crate::{diagnose, histogram::Histogram, sys::cgroup::Cgroup};
 
@@ -37,8 +37,10 @@ pub struct Parent {
     pub zombies: u64,
     pub reaped: u64,
     pub kinds: BTreeMap<ReapKind, u64>,
-    /// How long its children stayed zombies.
+    /// How long its children stayed zombies, and the phases of its wait-based reaps.
     pub latency: Histogram,
+    pub ask: Histogram,
+    pub wake: Histogram,
     /// Since when it is leaking, and why.
     pub leaking: Option<(u64, LeakReason)>,
     /// Leak episodes so far.
@@ -93,6 +95,8 @@ pub struct Parents {
     owner: HashMap<u32, ParentKey>,
     exited: Vec<Parent>,
     all: Histogram,
+    ask: Histogram,
+    wake: Histogram,
     last_sample_ns: u64,
 }
 
@@ -104,6 +108,8 @@ impl Parents {
             owner: HashMap::new(),
             exited: Vec::new(),
             all: Histogram::default(),
+            ask: Histogram::default(),
+            wake: Histogram::default(),
             last_sample_ns: 0,
         }
     }
@@ -111,6 +117,11 @@ impl Parents {
     /// Zombie times over every parent.
     pub fn histogram(&self) -> &Histogram {
         &self.all
+    }
+
+    /// The phases of every wait-based reap: (ask, wake).
+    pub fn phases(&self) -> (&Histogram, &Histogram) {
+        (&self.ask, &self.wake)
     }
 
     /// Counts a lifecycle event.
@@ -145,6 +156,10 @@ impl Parents {
             }
             Event::Reap(r) => {
                 self.all.record(r.zombie_ns);
+                if let (Some(ask), Some(wake)) = (r.phases.ask_ns, r.phases.wake_ns) {
+                    self.ask.record(ask);
+                    self.wake.record(wake);
+                }
                 let Some(key) = self.owner.remove(&r.zombie.pid) else {
                     return;
                 };
@@ -153,6 +168,10 @@ impl Parents {
                     parent.reaped += 1;
                     *parent.kinds.entry(r.kind).or_default() += 1;
                     parent.latency.record(r.zombie_ns);
+                    if let (Some(ask), Some(wake)) = (r.phases.ask_ns, r.phases.wake_ns) {
+                        parent.ask.record(ask);
+                        parent.wake.record(wake);
+                    }
                 }
             }
             _ => {}
@@ -192,7 +211,13 @@ impl Parents {
             {
                 p.leaking = Some((now_ns, reason));
                 p.leaks += 1;
-                out.push(Event::Leak(Box::new(leak(p, reason, now_ns, host))));
+                out.push(Event::Leak(Box::new(leak(
+                    p,
+                    key.start_ns,
+                    reason,
+                    now_ns,
+                    host,
+                ))));
             } else if let Some((since, _)) = p.leaking
                 && (p.exited || reason.is_none())
             {
@@ -200,6 +225,7 @@ impl Parents {
                 out.push(Event::LeakEnd(LeakEnd {
                     ts_ns: now_ns,
                     pid: p.pid,
+                    start_ns: key.start_ns,
                     comm: p.comm.clone(),
                     outstanding: p.outstanding.len(),
                     leaked_for_ns: now_ns.saturating_sub(since),
@@ -214,16 +240,70 @@ impl Parents {
             }
         }
         for key in forget {
-            let mut p = self.parents.remove(&key).expect("present");
-            if p.zombies > 0 {
-                // Gone either way: it can only have exited.
-                p.exited = true;
-                self.exited.push(p);
-                self.exited.sort_by_cached_key(|p| {
-                    std::cmp::Reverse((p.leaks > 0, p.latency.quantile(0.99), p.zombies))
-                });
-                self.exited.truncate(EXITED_KEPT);
+            if let Some(gone) = self.forget(key, now_ns) {
+                out.push(Event::ParentGone(gone));
             }
+        }
+    }
+
+    /// Forgets a parent with nothing outstanding that has exited (or is no longer alive): one
+    /// that had zombies is kept among the exited for the report (what was kept is told, so
+    /// that a recording replays to the same report).
+    fn forget(&mut self, key: ParentKey, now_ns: u64) -> Option<ParentGone> {
+        let mut p = self.parents.remove(&key)?;
+        if p.zombies == 0 {
+            return None;
+        }
+        let gone = ParentGone {
+            ts_ns: now_ns,
+            pid: p.pid,
+            start_ns: key.start_ns,
+            comm: p.comm.clone(),
+        };
+        // Gone either way: it can only have exited.
+        p.exited = true;
+        self.exited.push(p);
+        self.exited.sort_by_cached_key(|p| {
+            std::cmp::Reverse((p.leaks > 0, p.latency.quantile(0.99), p.zombies))
+        });
+        self.exited.truncate(EXITED_KEPT);
+        Some(gone)
+    }
+
+    /// Takes an event as a recording tells it: lifecycle events are counted as `observe`
+    /// does, and the decisions `tick` made live (leaks, their ends, parents forgotten) are
+    /// taken as made, so that a recording gives the report the live run gave.
+    pub fn replay(&mut self, event: &Event) {
+        match event {
+            Event::Leak(l) => {
+                let key = ParentKey {
+                    pid: l.pid,
+                    start_ns: l.start_ns,
+                };
+                if let Some(p) = self.parents.get_mut(&key) {
+                    p.leaking = Some((l.ts_ns, l.reason));
+                    p.leaks += 1;
+                    p.comm.clone_from(&l.comm);
+                    p.verdict.clone_from(&l.verdict);
+                }
+            }
+            Event::LeakEnd(e) => {
+                let key = ParentKey {
+                    pid: e.pid,
+                    start_ns: e.start_ns,
+                };
+                if let Some(p) = self.parents.get_mut(&key) {
+                    p.leaking = None;
+                }
+            }
+            Event::ParentGone(g) => {
+                let key = ParentKey {
+                    pid: g.pid,
+                    start_ns: g.start_ns,
+                };
+                self.forget(key, g.ts_ns);
+            }
+            other => self.observe(other),
         }
     }
 
@@ -245,8 +325,9 @@ impl Parents {
     }
 }
 
-/// The leak event for `p`, diagnosed now; `p` takes the name it has now and the verdict.
-fn leak(p: &mut Parent, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Leak {
+/// The leak event for `p` (started at `start_ns`), diagnosed now; `p` takes the name it has
+/// now and the verdict.
+fn leak(p: &mut Parent, start_ns: u64, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Leak {
     let mut oldest: Vec<OldZombie> = p
         .outstanding
         .iter()
@@ -274,6 +355,7 @@ fn leak(p: &mut Parent, reason: LeakReason, now_ns: u64, host: &dyn Host) -> Lea
     Leak {
         ts_ns: now_ns,
         pid: p.pid,
+        start_ns,
         comm: p.comm.clone(),
         reason,
         outstanding: p.outstanding.len(),

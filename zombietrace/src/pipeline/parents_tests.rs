@@ -35,6 +35,7 @@ fn reap(z: Zombie, ts_ns: u64) -> Event {
         call: Some(ReapCall::Wait4),
         reaper_role: None,
         approx: false,
+        phases: Default::default(),
     })
 }
 

@@ -6,9 +6,10 @@ use std::{collections::BTreeMap, sync::Arc};
 use serde::Serialize;
 
 use super::{
-    event::{ReapKind, Since},
+    event::{ReapKind, Since, Zombie},
     parents::{Parent, Parents},
-    tracker::Tracker,
+    phases::slow_reaper,
+    tracker::Stats,
 };
 use crate::{histogram::Histogram, kernel::loader::Counters, sys::cgroup::Cgroup};
 
@@ -23,6 +24,9 @@ pub struct ParentSummary {
     pub reaped: u64,
     pub reaps: BTreeMap<ReapKind, u64>,
     pub latency: Latency,
+    /// The phases of its wait-based reaps: asking (calling wait late), waking (running late).
+    pub ask: Latency,
+    pub wake: Latency,
     pub leaking: bool,
     pub leaks: u64,
     pub rate_per_min: f64,
@@ -43,11 +47,21 @@ impl ParentSummary {
             reaped: p.reaped,
             reaps: p.kinds.clone(),
             latency: Latency::of(&p.latency),
+            ask: Latency::of(&p.ask),
+            wake: Latency::of(&p.wake),
             leaking: p.leaking.is_some(),
             leaks: p.leaks,
             rate_per_min: p.rate_per_min(now_ns),
             exited: p.exited,
-            verdict: p.verdict.clone(),
+            // Why it leaks, if it did; else, if its reaps are slow, which phase is to blame.
+            verdict: p.verdict.clone().or_else(|| {
+                slow_reaper(
+                    &Latency::of(&p.latency),
+                    &Latency::of(&p.ask),
+                    &Latency::of(&p.wake),
+                )
+                .map(|why| format!("{} (pid {}) {why}", p.comm, p.pid))
+            }),
             cgroup: p.cgroup.clone(),
         }
     }
@@ -106,7 +120,7 @@ pub struct Outstanding {
 }
 
 /// What the run itself counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RunCounts {
     /// Records read from the kernel.
     pub events: u64,
@@ -134,15 +148,18 @@ pub struct Summary {
     pub vanished: u64,
     /// Parents ranked by severity (leaking first).
     pub parents: Vec<ParentSummary>,
-    /// Zombie times over all parents.
+    /// Zombie times over all parents, and the phases of every wait-based reap.
     pub latency: Latency,
+    pub ask: Latency,
+    pub wake: Latency,
 }
 
 impl Summary {
     /// The summary at `now_ns` of a run that started at `started_ns`, ranking at most
-    /// `shown_parents` parents.
+    /// `shown_parents` parents: the tracker's counts and the zombies still open (oldest
+    /// first), and the per-parent statistics.
     pub fn new(
-        tracker: &Tracker,
+        (stats, outstanding): (&Stats, Vec<&Zombie>),
         parents: &Parents,
         counters: Counters,
         counts: RunCounts,
@@ -150,9 +167,7 @@ impl Summary {
         now_ns: u64,
         shown_parents: usize,
     ) -> Self {
-        let stats = tracker.stats();
-        let outstanding = tracker
-            .outstanding()
+        let outstanding = outstanding
             .into_iter()
             .map(|z| Outstanding {
                 pid: z.pid,
@@ -182,6 +197,8 @@ impl Summary {
                 .map(|p| ParentSummary::new(p, now_ns))
                 .collect(),
             latency: Latency::of(parents.histogram()),
+            ask: Latency::of(parents.phases().0),
+            wake: Latency::of(parents.phases().1),
         }
     }
 

@@ -8,9 +8,10 @@ use std::{
 
 use super::{
     Host,
-    event::{Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
+    event::{Adopted, Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
     filter::Filter,
     kernel_event::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
+    phases::{Moments, Phases},
 };
 use crate::sys::{cgroup::Cgroup, workload::classify};
 
@@ -40,6 +41,9 @@ struct Open {
     reparented: bool,
     freed_at: Option<u64>,
     announced: bool,
+    /// The ptracer told of its exit, until it collects it; then when it did.
+    tracer: Option<u32>,
+    traced_until: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -186,6 +190,7 @@ impl Tracker {
                 };
                 let role = adopted.then(|| host.role(zombie.ppid));
                 let release = Release {
+                    phases: None,
                     ts_ns: z.ts_ns,
                     reaper_pid: zombie.ppid,
                     reaper_comm: zombie.parent_comm.clone(),
@@ -196,7 +201,12 @@ impl Tracker {
                 };
                 self.record_reap(zombie, release, out);
             }
-            None => self.insert(zombie, z.start_ns, z.nspids, adopted, out),
+            None => {
+                self.insert(zombie, z.start_ns, z.nspids, adopted, out);
+                if let Some(open) = self.open.get_mut(&z.tgid) {
+                    open.tracer = z.tracer;
+                }
+            }
         }
     }
 
@@ -210,10 +220,19 @@ impl Tracker {
         open.zombie.ppid = r.new_ppid;
         open.zombie.parent_comm = r.new_parent_comm.clone();
         open.reparented = true;
+        if r.autoreap.is_none() && open.announced {
+            out.push(Event::Adopted(Adopted {
+                ts_ns: r.ts_ns,
+                pid: tgid,
+                ppid: r.new_ppid,
+                parent_comm: r.new_parent_comm.clone(),
+            }));
+        }
         if r.autoreap.is_some() {
             let open = self.remove(tgid).expect("present");
             let role = host.role(r.new_ppid);
             let release = Release {
+                phases: None,
                 ts_ns: r.ts_ns,
                 reaper_pid: r.new_ppid,
                 reaper_comm: r.new_parent_comm,
@@ -234,6 +253,15 @@ impl Tracker {
             self.stats.unmatched_waits += 1;
             return;
         };
+        if let Some(open) = self.open.get_mut(&tgid)
+            && open.tracer == Some(w.reaper_tgid)
+            && open.zombie.ppid != w.reaper_tgid
+        {
+            // The ptracer collected the exit: not a reap; the real parent's wait will be.
+            open.tracer = None;
+            open.traced_until = Some(w.ts_ns);
+            return;
+        }
         let open = self.remove(tgid).expect("present");
         let adopted = open.reparented || open.zombie.ppid != w.reaper_tgid;
         let (kind, role) = if adopted {
@@ -248,7 +276,17 @@ impl Tracker {
             zombie.status = status;
         }
         let approx = zombie.since != Since::Notified;
+        let phases = (zombie.since != Since::TracingStart).then(|| {
+            Phases::of(&Moments {
+                zombie: zombie.ts_ns,
+                traced_until: open.traced_until,
+                entered: w.entered_ns,
+                returned: w.ts_ns,
+                sigchld: w.sigchld_ns,
+            })
+        });
         let release = Release {
+            phases,
             ts_ns: w.ts_ns,
             reaper_pid: w.reaper_tgid,
             reaper_comm: w.comm,
@@ -281,6 +319,7 @@ impl Tracker {
         };
         if self.filter.wants(&zombie, None) {
             let release = Release {
+                phases: None,
                 ts_ns: t.ts_ns,
                 reaper_pid: t.tgid,
                 reaper_comm: t.comm,
@@ -318,6 +357,7 @@ impl Tracker {
                 (ReapKind::Kernel, None)
             };
             let release = Release {
+                phases: None,
                 ts_ns: freed_at,
                 reaper_pid: open.zombie.ppid,
                 reaper_comm: open.zombie.parent_comm.clone(),
@@ -371,6 +411,8 @@ impl Tracker {
                 reparented: adopted,
                 freed_at: None,
                 announced,
+                tracer: None,
+                traced_until: None,
             },
         );
     }
@@ -421,12 +463,15 @@ impl Tracker {
             call: release.call,
             reaper_role: release.role,
             approx,
+            phases: release.phases.unwrap_or_default(),
         }));
     }
 }
 
 /// How, when and by whom a zombie was released.
 struct Release {
+    /// Its phases, for a release by a wait call.
+    phases: Option<Phases>,
     ts_ns: u64,
     reaper_pid: u32,
     reaper_comm: String,

@@ -25,6 +25,7 @@ fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
         autoreap: None,
         silent: false,
         nspids: vec![tgid],
+        tracer: None,
         comm: format!("child{tgid}"),
         parent_comm: format!("parent{ppid}"),
     }
@@ -39,6 +40,8 @@ fn wait(reaper: u32, pid: u32, ts_ns: u64, call: Call) -> WaitReturn {
         call,
         status: Some(WaitStatus(3 << 8)),
         comm: format!("parent{reaper}"),
+        entered_ns: None,
+        sigchld_ns: None,
     }
 }
 
@@ -381,4 +384,37 @@ fn threads_are_reported_with_threads() {
         (r.kind, r.zombie.pid, r.reaper_pid, r.zombie_ns),
         (ReapKind::Thread, 12, 10, 0)
     );
+}
+
+#[test]
+fn a_ptracers_wait_is_not_a_reap_and_the_real_parent_has_the_phases() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    // strace (900) is told of the exit of 100, whose real parent is 50.
+    let mut z = zombie(100, 7, 50, 1_000 * MS);
+    z.tracer = Some(900);
+    t.handle(KernelEvent::Zombie(z), &HOST, &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(900, 100, 1_000 * MS + 38_000, Call::Wait4)),
+        &HOST,
+        &mut out,
+    );
+    assert!(
+        reaps(&out).is_empty(),
+        "strace collecting the exit is no reap"
+    );
+    // The real parent sleeps 1 s, then waits.
+    let mut w = wait(50, 100, 2_000 * MS + 50_000, Call::Wait4);
+    w.entered_ns = Some(2_000 * MS);
+    t.handle(KernelEvent::Wait(w), &HOST, &mut out);
+    let r = reaps(&out)[0];
+    assert_eq!(
+        (r.kind, r.reaper_pid, r.zombie.ppid),
+        (ReapKind::Wait4, 50, 50)
+    );
+    assert_eq!(r.zombie_ns, 1_000 * MS + 50_000);
+    assert_eq!(r.phases.ptrace_ns, Some(38_000));
+    assert_eq!(r.phases.ask_ns, Some(1_000 * MS - 38_000));
+    assert_eq!(r.phases.wake_ns, Some(50_000));
+    assert_eq!(t.stats().unmatched_waits, 0);
 }

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     text::lossless,
@@ -25,7 +25,7 @@ const MAX_CGROUPS: usize = 100_000;
 const REWALK: Duration = Duration::from_secs(1);
 
 /// A cgroup, resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
     pub id: u64,
     /// Its path from the v2 root (`/system.slice/nginx.service`); None when it could not be

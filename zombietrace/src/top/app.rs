@@ -254,7 +254,9 @@ impl App {
         }
         match key.code {
             KeyCode::Enter | KeyCode::Right => {
-                let pid = at.or((!shown.is_empty()).then_some(0)).map(|i| shown[i].pid);
+                let pid = at
+                    .or((!shown.is_empty()).then_some(0))
+                    .map(|i| shown[i].pid);
                 if let Some(pid) = pid {
                     self.selected = Some(pid);
                     self.screen = Screen::Parent(pid);

@@ -46,15 +46,25 @@ fn ranked_worst_first_then_sorted_by_any_column() {
     let mut app = App::default();
     assert_eq!(pids(&app, &rows), [30, 10, 20], "the pipeline's ranking");
     key(&mut app, KeyCode::Char('1'), &rows);
-    assert_eq!((app.sort, pids(&app, &rows)), (Column::Pid, vec![10, 20, 30]));
+    assert_eq!(
+        (app.sort, pids(&app, &rows)),
+        (Column::Pid, vec![10, 20, 30])
+    );
     key(&mut app, KeyCode::Char('1'), &rows);
-    assert_eq!(pids(&app, &rows), [30, 20, 10], "the same column again reverses");
+    assert_eq!(
+        pids(&app, &rows),
+        [30, 20, 10],
+        "the same column again reverses"
+    );
     key(&mut app, KeyCode::Char('2'), &rows);
     assert_eq!(pids(&app, &rows), [10, 20, 30], "commands A to Z");
     key(&mut app, KeyCode::Char('>'), &rows);
     assert_eq!(app.sort, Column::Where);
     key(&mut app, KeyCode::Char('>'), &rows);
-    assert_eq!((app.sort, pids(&app, &rows)), (Column::Out, vec![30, 10, 20]));
+    assert_eq!(
+        (app.sort, pids(&app, &rows)),
+        (Column::Out, vec![30, 10, 20])
+    );
     key(&mut app, KeyCode::Char('r'), &rows);
     assert_eq!(pids(&app, &rows), [20, 10, 30]);
     assert_eq!(Column::Out.arrow(app.reverse), "▲");
@@ -101,7 +111,11 @@ fn selection_moves_follows_its_parent_and_opens_it() {
     let rows = rows();
     let mut app = App::default();
     key(&mut app, KeyCode::Down, &rows);
-    assert_eq!(app.selected, Some(30), "the first row, when none was selected");
+    assert_eq!(
+        app.selected,
+        Some(30),
+        "the first row, when none was selected"
+    );
     key(&mut app, KeyCode::Char('j'), &rows);
     assert_eq!(app.selected, Some(10));
     key(&mut app, KeyCode::End, &rows);

@@ -12,6 +12,7 @@ use crate::{
         event::{Reap, ReapCall, ReaperRole, Zombie},
         filter::Filter,
         parents::Parents,
+        phases::Phases,
         summary::RunCounts,
         tracker::Tracker,
     },
@@ -84,6 +85,7 @@ fn zombie(pid: u32, ppid: u32, comm: &str, ts_ns: u64) -> Zombie {
 }
 
 fn reap(z: Zombie, ts_ns: u64, kind: ReapKind) -> Event {
+    let z_ts = z.ts_ns;
     Event::Reap(Reap {
         zombie_ns: ts_ns - z.ts_ns,
         zombie: z,
@@ -94,6 +96,11 @@ fn reap(z: Zombie, ts_ns: u64, kind: ReapKind) -> Event {
         call: Some(ReapCall::Wait4),
         reaper_role: None,
         approx: false,
+        phases: Phases {
+            ask_ns: Some(1000),
+            wake_ns: Some(ts_ns - z_ts - 1000),
+            ..Phases::default()
+        },
     })
 }
 
@@ -176,7 +183,11 @@ fn a_leaking_parent_ranks_first_with_its_verdict_and_history() {
 
     let h = &m.header;
     assert_eq!(h.time, "00:00:02");
-    assert_eq!((h.exits_per_s, h.reaps_per_s), (0.0, 0.0), "nothing since 1 s");
+    assert_eq!(
+        (h.exits_per_s, h.reaps_per_s),
+        (0.0, 0.0),
+        "nothing since 1 s"
+    );
     assert_eq!(h.lost, 3);
     assert_eq!(h.leaking, 1);
 
@@ -185,19 +196,37 @@ fn a_leaking_parent_ranks_first_with_its_verdict_and_history() {
     };
     assert_eq!((leaker.pid, leaker.rank, leaker.outstanding), (5, 0, 3));
     assert_eq!(leaker.oldest_ns, 2 * S);
-    assert_eq!((leaker.health, leaker.label, leaker.how.as_str()), (Health::Leaking, "never waits", "-"));
-    assert!(leaker.verdict.as_deref().unwrap().contains("never waits for them"));
+    assert_eq!(
+        (leaker.health, leaker.label, leaker.how.as_str()),
+        (Health::Leaking, "never waits", "-")
+    );
+    assert!(
+        leaker
+            .verdict
+            .as_deref()
+            .unwrap()
+            .contains("never waits for them")
+    );
     assert_eq!((reaper.pid, reaper.outstanding, reaper.label), (9, 0, "ok"));
     assert_eq!(reaper.how, "wait4+", "mostly wait4, one autoreap");
     assert_eq!(reaper.p99_ns, 10 * MS);
 
     let d = m.detail.expect("pid 5 is open");
-    assert_eq!(d.children.iter().map(|c| (c.0, c.2)).collect::<Vec<_>>(), [(100, 2 * S), (101, 1900 * MS), (102, 1800 * MS)]);
+    assert_eq!(
+        d.children.iter().map(|c| (c.0, c.2)).collect::<Vec<_>>(),
+        [(100, 2 * S), (101, 1900 * MS), (102, 1800 * MS)]
+    );
     assert_eq!(d.history, [3, 3], "one sample per roll since it appeared");
-    assert_eq!(d.diagnosis.as_ref().map(|d| d.cmdline.as_str()), Some("leaker --forever"));
+    assert_eq!(
+        d.diagnosis.as_ref().map(|d| d.cmdline.as_str()),
+        Some("leaker --forever")
+    );
     assert_eq!(d.leaking.map(|l| l.0), Some(S), "leaking since 1 s");
     assert_eq!((d.zombies, d.reaped, d.leaks), (3, 0, 1));
-    assert!(run.model(2 * S, Some(77)).detail.is_none(), "no such parent");
+    assert!(
+        run.model(2 * S, Some(77)).detail.is_none(),
+        "no such parent"
+    );
 }
 
 #[test]
@@ -221,11 +250,23 @@ fn the_header_covers_the_last_interval() {
     run.roll(2 * S);
     let h = run.model(2 * S, None).header;
     assert_eq!((h.exits_per_s, h.reaps_per_s, h.reaps), (10.0, 10.0, 20));
-    assert!(h.p50_ns >= 309_000 && h.p50_ns <= 310_000 * 9 / 8, "{}", h.p50_ns);
-    assert!(h.p99_ns >= 319_000 && h.p99_ns <= 319_000 * 9 / 8, "{}", h.p99_ns);
+    assert!(
+        h.p50_ns >= 309_000 && h.p50_ns <= 310_000 * 9 / 8,
+        "{}",
+        h.p50_ns
+    );
+    assert!(
+        h.p99_ns >= 319_000 && h.p99_ns <= 319_000 * 9 / 8,
+        "{}",
+        h.p99_ns
+    );
     run.roll(3 * S);
     let h = run.model(3 * S, None).header;
-    assert_eq!((h.exits_per_s, h.reaps, h.p99_ns), (0.0, 0, 0), "a new interval starts empty");
+    assert_eq!(
+        (h.exits_per_s, h.reaps, h.p99_ns),
+        (0.0, 0, 0),
+        "a new interval starts empty"
+    );
 }
 
 #[test]
@@ -237,7 +278,10 @@ fn history_is_bounded_and_forgotten_with_its_parent() {
         run.roll(i * S);
     }
     let now = (HISTORY as u64 + 9) * S;
-    assert_eq!(run.model(now, Some(5)).detail.unwrap().history.len(), HISTORY);
+    assert_eq!(
+        run.model(now, Some(5)).detail.unwrap().history.len(),
+        HISTORY
+    );
     // Pid 9 reaps its one child and is gone from procfs: the pipeline forgets it.
     let z = zombie(200, 9, "quick", now);
     run.emit(Event::Zombie(z.clone()));
@@ -245,5 +289,11 @@ fn history_is_bounded_and_forgotten_with_its_parent() {
     run.tick(now + S);
     run.roll(now + S);
     assert!(run.collector.history.contains_key(&5));
-    assert!(run.model(now + S, None).rows.iter().any(|r| r.pid == 9 && r.health == Health::Exited), "kept as an exited parent");
+    assert!(
+        run.model(now + S, None)
+            .rows
+            .iter()
+            .any(|r| r.pid == 9 && r.health == Health::Exited),
+        "kept as an exited parent"
+    );
 }

@@ -73,11 +73,7 @@ pub fn fit(text: &str, width: usize) -> String {
 
 /// Durations in at most 6 columns; `-` for none.
 pub fn age(ns: u64) -> String {
-    if ns == 0 {
-        "-".into()
-    } else {
-        format_ns(ns)
-    }
+    if ns == 0 { "-".into() } else { format_ns(ns) }
 }
 
 /// A rate: one decimal below 100.
@@ -165,7 +161,10 @@ fn header(frame: &mut Frame, area: Rect, model: &Model, app: &App, theme: Theme)
     let mut third = Vec::new();
     // What the kernel side could not record: the counts above miss it.
     if h.map_full > 0 {
-        third.push(Span::styled(format!(" map full {} ", h.map_full), theme.alert()));
+        third.push(Span::styled(
+            format!(" map full {} ", h.map_full),
+            theme.alert(),
+        ));
     }
     if h.decode_errors > 0 {
         third.push(Span::styled(
@@ -353,7 +352,10 @@ fn status(frame: &mut Frame, area: Rect, model: &Model, app: &App, theme: Theme)
         text.push_str(&format!(" [{place}]"));
     }
     // The cause (its situation is in the parent's view).
-    let why = r.verdict.as_deref().map(|v| v.split_once(": ").map_or(v, |(_, cause)| cause));
+    let why = r
+        .verdict
+        .as_deref()
+        .map(|v| v.split_once(": ").map_or(v, |(_, cause)| cause));
     text.push_str(&format!(": {}", why.unwrap_or(r.label)));
     frame.render_widget(Paragraph::new(fit(&text, width)), area);
 }

@@ -63,15 +63,103 @@ fn row(
 
 fn model() -> Model {
     let rows = vec![
-        row(0, 19466, "python3", Some("nginx.service"), 41, 72 * S, 5 * S, "wait4", Health::Leaking, "never waits"),
-        row(1, 8121, "node", Some("podman:8c3af0a9b2c1"), 7, 3_400 * MS, 2_100 * MS, "wait4+", Health::Leaking, "bad handler"),
+        row(
+            0,
+            19466,
+            "python3",
+            Some("nginx.service"),
+            41,
+            72 * S,
+            5 * S,
+            "wait4",
+            Health::Leaking,
+            "never waits",
+        ),
+        row(
+            1,
+            8121,
+            "node",
+            Some("podman:8c3af0a9b2c1"),
+            7,
+            3_400 * MS,
+            2_100 * MS,
+            "wait4+",
+            Health::Leaking,
+            "bad handler",
+        ),
         // A name a process chose to attack the terminal with: shown escaped.
-        row(2, 4242, "\u{1b}[2Jevil\nname", None, 2, 1_200 * MS, 0, "-", Health::Leaking, "unknown"),
-        row(3, 977, "make", Some("session-3.scope"), 0, 0, 1_800 * MS, "wait4", Health::Recovered, "recovered"),
-        row(4, 1, "systemd", Some("init.scope"), 0, 0, 15 * MS, "reparent", Health::Ok, "ok"),
-        row(5, 5279, "bash", Some("session-3.scope"), 0, 0, 95_000, "wait4", Health::Ok, "ok"),
-        row(6, 1210, "containerd-shim", Some("containerd.service"), 0, 0, 240_000, "waitid", Health::Ok, "ok"),
-        row(7, 31337, "runner", None, 0, 0, 3 * MS, "autoreap", Health::Exited, "exited"),
+        row(
+            2,
+            4242,
+            "\u{1b}[2Jevil\nname",
+            None,
+            2,
+            1_200 * MS,
+            0,
+            "-",
+            Health::Leaking,
+            "unknown",
+        ),
+        row(
+            3,
+            977,
+            "make",
+            Some("session-3.scope"),
+            0,
+            0,
+            1_800 * MS,
+            "wait4",
+            Health::Recovered,
+            "recovered",
+        ),
+        row(
+            4,
+            1,
+            "systemd",
+            Some("init.scope"),
+            0,
+            0,
+            15 * MS,
+            "reparent",
+            Health::Ok,
+            "ok",
+        ),
+        row(
+            5,
+            5279,
+            "bash",
+            Some("session-3.scope"),
+            0,
+            0,
+            95_000,
+            "wait4",
+            Health::Ok,
+            "ok",
+        ),
+        row(
+            6,
+            1210,
+            "containerd-shim",
+            Some("containerd.service"),
+            0,
+            0,
+            240_000,
+            "waitid",
+            Health::Ok,
+            "ok",
+        ),
+        row(
+            7,
+            31337,
+            "runner",
+            None,
+            0,
+            0,
+            3 * MS,
+            "autoreap",
+            Health::Exited,
+            "exited",
+        ),
     ];
     Model {
         header: Header {
@@ -96,7 +184,13 @@ fn model() -> Model {
 
 fn detail(model: &Model) -> Detail {
     let mut children: Vec<(u32, String, u64)> = (0..41)
-        .map(|i| (19470 + i, "python3".to_string(), 72 * S - i as u64 * 1_700 * MS))
+        .map(|i| {
+            (
+                19470 + i,
+                "python3".to_string(),
+                72 * S - i as u64 * 1_700 * MS,
+            )
+        })
         .collect();
     children[3].1 = "sh\u{202e}txt.exe".into();
     Detail {
@@ -192,7 +286,11 @@ fn the_table_narrow_drops_columns() {
         ]
     );
     let total: u16 = columns(80).iter().map(|c| c.1 + 1).sum::<u16>() - 1;
-    assert_eq!((columns(80).len(), total), (9, 80), "all nine fit 80 columns");
+    assert_eq!(
+        (columns(80).len(), total),
+        (9, 80),
+        "all nine fit 80 columns"
+    );
 }
 
 #[test]
@@ -289,7 +387,9 @@ fn nothing_reaches_the_terminal_raw() {
         };
         let shown = text(&screen(100, 30, &model, &mut app, COLOR));
         assert!(
-            !shown.chars().any(|c| c != '\n' && (c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))),
+            !shown
+                .chars()
+                .any(|c| c != '\n' && (c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))),
             "{shown}"
         );
     }
@@ -298,6 +398,12 @@ fn nothing_reaches_the_terminal_raw() {
         ..App::default()
     };
     let shown = text(&screen(100, 30, &model, &mut app, COLOR));
-    assert!(shown.contains("4242 \\x1b[2Jevil\\nn… "), "cut in its column: {shown}");
-    assert!(shown.contains(" 4242 \\x1b[2Jevil\\nname: process 4242 is gone"), "whole below: {shown}");
+    assert!(
+        shown.contains("4242 \\x1b[2Jevil\\nn… "),
+        "cut in its column: {shown}"
+    );
+    assert!(
+        shown.contains(" 4242 \\x1b[2Jevil\\nname: process 4242 is gone"),
+        "whole below: {shown}"
+    );
 }
