@@ -7,14 +7,14 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     style::Color,
     text::{Line, Span},
-    widgets::{Block, Borders, Padding, Paragraph, Sparkline, Wrap},
+    widgets::{Block, Borders, Padding, Paragraph, Sparkline},
 };
-use unicode_width::UnicodeWidthStr as _;
 
 use super::{
     app::App,
+    cells::{age, fit, rate, short, wrap},
     model::{Detail, Health},
-    render::{Theme, age, fit, rate},
+    theme::Theme,
 };
 use crate::{diagnose::Diagnosis, duration::format_ns, output::escape::escape};
 
@@ -22,26 +22,29 @@ use crate::{diagnose::Diagnosis, duration::format_ns, output::escape::escape};
 const LIST_WIDTH: u16 = 34;
 
 pub fn draw(frame: &mut Frame, area: Rect, d: &Detail, app: &mut App, theme: Theme) {
-    let why = why(d);
-    // Lines the why takes, wrapped (a word may push a line further: one spare).
-    let inner = area.width.saturating_sub(1).max(1) as usize;
-    let wrapped: usize = why.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    // The why, wrapped here (its height is known before the layout): it gets the rows the
+    // zombies and the histogram (4 at least) and the sparkline (3) leave, and says when it was
+    // cut.
+    let width = area.width.saturating_sub(1).max(1) as usize;
+    let mut why: Vec<String> = why(d).iter().flat_map(|l| wrap(l, width)).collect();
+    let room = area.height.saturating_sub(2 + 1 + 4 + 3).max(1) as usize;
+    if why.len() > room {
+        why.truncate(room);
+        if let Some(last) = why.last_mut() {
+            *last = fit(&format!("{last} …"), width);
+        }
+    }
     let [title, numbers, why_area, panes, spark] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
-        Constraint::Length((wrapped as u16 + 2).min(8)),
+        Constraint::Length(why.len() as u16 + 1),
         Constraint::Min(4),
         Constraint::Length(3),
     ])
     .areas(area);
     heading(frame, title, numbers, d, theme);
-    let why_lines: Vec<Line> = why.into_iter().map(Line::from).collect();
-    frame.render_widget(
-        Paragraph::new(why_lines)
-            .wrap(Wrap { trim: true })
-            .block(section(" why ", theme)),
-        why_area,
-    );
+    let why: Vec<Line> = why.into_iter().map(Line::from).collect();
+    frame.render_widget(Paragraph::new(why).block(section(" why ", theme)), why_area);
     let [list, histogram] =
         Layout::horizontal([Constraint::Length(LIST_WIDTH), Constraint::Min(20)]).areas(panes);
     children(frame, list, d, app, theme);
@@ -116,6 +119,18 @@ fn why(d: &Detail) -> Vec<String> {
     }
     if let Some(diag) = &d.diagnosis {
         lines.extend(facts(diag));
+    }
+    // As the text summary says it: asking is calling wait late (the program), waking is
+    // running late once asked (the scheduler).
+    if let Some(p) = &d.phases {
+        lines.push(format!(
+            "phases ({} wait reaps): ask p50 {}, p99 {}; wake p50 {}, p99 {}",
+            p.reaps,
+            format_ns(p.ask_p50_ns),
+            format_ns(p.ask_p99_ns),
+            format_ns(p.wake_p50_ns),
+            format_ns(p.wake_p99_ns),
+        ));
     }
     lines
 }
@@ -217,7 +232,7 @@ fn times(frame: &mut Frame, area: Rect, d: &Detail, theme: Theme) {
         .iter()
         .map(|&(low, high, count)| {
             Line::from(vec![
-                Span::raw(format!("{:>6}-{:<6} ", format_ns(low), format_ns(high))),
+                Span::raw(format!("{:>6}-{:<6} ", short(low), short(high))),
                 Span::styled(
                     format!("{:<bar_width$}", bar(count, max, bar_width)),
                     theme.fg(Color::Magenta),

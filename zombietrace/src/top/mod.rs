@@ -15,12 +15,18 @@
 //! unless the person quit with `q`, which leaves quietly as top does.
 
 mod app;
+mod cells;
 mod detail;
+mod help;
 mod model;
 mod render;
 mod stderr;
+mod table;
 mod terminal;
+mod theme;
 
+#[cfg(test)]
+mod render_fixture;
 #[cfg(test)]
 mod render_tests;
 
@@ -38,8 +44,8 @@ use crate::{
 };
 use app::{App, Effect, Quit};
 use model::{Collector, Model};
-use render::Theme;
 use terminal::Term;
+use theme::Theme;
 
 /// The shortest `--interval`.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);

@@ -39,6 +39,10 @@ pub struct Header {
     /// Malformed records, and inserts the kernel's maps refused (their events are incomplete).
     pub decode_errors: u64,
     pub map_full: u64,
+    /// Reads the kernel side could not make (a zombie's facts missing).
+    pub read_failed: u64,
+    /// Lines the recording (`--record`) dropped because its writer did not keep up.
+    pub lines_dropped: u64,
 }
 
 /// How a parent stands.
@@ -96,6 +100,19 @@ pub struct Detail {
     pub history: Vec<u64>,
     /// What procfs said when it started leaking.
     pub diagnosis: Option<Diagnosis>,
+    /// The phases of its wait-based reaps, when any was timed.
+    pub phases: Option<Phases>,
+}
+
+/// Why its wait-based reaps took the time they took (`pipeline/phases.rs`): asking (calling
+/// wait late, the application) and waking (running late once asked, the scheduler).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phases {
+    pub reaps: u64,
+    pub ask_p50_ns: u64,
+    pub ask_p99_ns: u64,
+    pub wake_p50_ns: u64,
+    pub wake_p99_ns: u64,
 }
 
 /// What is drawn.
@@ -184,6 +201,8 @@ impl Collector {
             lost: view.counters.lost,
             decode_errors: view.counts.decode_errors,
             map_full: view.counters.parent_map_full + view.counters.wait_map_full,
+            read_failed: view.counters.read_failed,
+            lines_dropped: view.counts.lines_dropped,
         };
         self.exits = 0;
         self.window = Histogram::default();
@@ -255,6 +274,13 @@ impl Collector {
                 .map(|h| h.iter().copied().collect())
                 .unwrap_or_default(),
             diagnosis: self.diagnoses.get(&p.pid).cloned(),
+            phases: (p.ask.count() > 0).then(|| Phases {
+                reaps: p.ask.count(),
+                ask_p50_ns: p.ask.quantile(0.5),
+                ask_p99_ns: p.ask.quantile(0.99),
+                wake_p50_ns: p.wake.quantile(0.5),
+                wake_p99_ns: p.wake.quantile(0.99),
+            }),
         }
     }
 }

@@ -223,6 +223,10 @@ fn a_leaking_parent_ranks_first_with_its_verdict_and_history() {
     );
     assert_eq!(d.leaking.map(|l| l.0), Some(S), "leaking since 1 s");
     assert_eq!((d.zombies, d.reaped, d.leaks), (3, 0, 1));
+    assert_eq!(d.phases, None, "it never reaped");
+    let phases = run.model(2 * S, Some(9)).detail.unwrap().phases.unwrap();
+    assert_eq!(phases.reaps, 10);
+    assert!((1000..=1125).contains(&phases.ask_p99_ns), "{phases:?}");
     assert!(
         run.model(2 * S, Some(77)).detail.is_none(),
         "no such parent"

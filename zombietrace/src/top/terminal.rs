@@ -8,7 +8,7 @@
 //! seen within a tick. The thread starts with the view, after privileges were dropped.
 
 use std::{
-    io::{self, Stdout},
+    io::{self, BufWriter, Stdout},
     sync::{
         Arc, Once,
         atomic::{AtomicBool, Ordering},
@@ -32,7 +32,12 @@ use super::stderr;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
-pub type Backend = CrosstermBackend<Stdout>;
+/// Frames are written whole: one buffer, flushed by ratatui at the end of each frame, so that a
+/// terminal (or ssh) never shows half of one.
+pub type Backend = CrosstermBackend<BufWriter<Stdout>>;
+
+/// Larger than a full 80×24 frame with its colours, or most of a big screen's.
+const FRAME_BUFFER: usize = 64 * 1024;
 
 /// The terminal, taken over; given back when dropped.
 pub struct Term {
@@ -57,7 +62,9 @@ impl Term {
         ACTIVE.store(true, Ordering::SeqCst);
         let term = (|| {
             execute!(io::stdout(), EnterAlternateScreen, Hide)?;
-            let mut terminal = ratatui::Terminal::new(CrosstermBackend::new(io::stdout()))?;
+            let backend =
+                CrosstermBackend::new(BufWriter::with_capacity(FRAME_BUFFER, io::stdout()));
+            let mut terminal = ratatui::Terminal::new(backend)?;
             terminal.clear()?;
             let stderr = stderr::Capture::start()?;
             Ok(Term {
