@@ -107,6 +107,8 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+// The view is the output: --json does not apply (it is refused, and not offered).
+#[command(mut_arg("json", |a| a.hide(true)))]
 pub struct TopArgs {
     /// How often the view is refreshed, and the interval its rates and percentiles cover
     /// (keys respond at once).

@@ -104,7 +104,8 @@ pub struct App {
     pub filter: String,
     /// The filter is being typed.
     pub editing: bool,
-    /// The selected parent's pid.
+    /// The parent the person moved to, followed by pid as the ranking changes; None: the top
+    /// row, whichever parent it is (as the view starts, and after Home).
     pub selected: Option<u32>,
     pub screen: Screen,
     pub help: bool,
@@ -157,6 +158,14 @@ impl App {
             order.then(a.rank.cmp(&b.rank))
         });
         shown
+    }
+
+    /// Where the selection is among `shown` (the rows as [`App::visible`] gives them): the
+    /// parent moved to while it is shown, else the top row.
+    pub fn current(&self, shown: &[&Row]) -> Option<usize> {
+        self.selected
+            .and_then(|pid| shown.iter().position(|r| r.pid == pid))
+            .or((!shown.is_empty()).then_some(0))
     }
 
     /// The parent open, if any.
@@ -231,19 +240,22 @@ impl App {
 
     fn table_key(&mut self, key: KeyEvent, rows: &[Row]) -> Effect {
         let shown = self.visible(rows);
-        let at = self
-            .selected
-            .and_then(|pid| shown.iter().position(|r| r.pid == pid));
+        let at = self.current(&shown);
         let last = shown.len().saturating_sub(1);
         let page = self.page.max(1);
         let move_to = |i: usize| shown.get(i.min(last)).map(|r| r.pid);
+        let here = at.unwrap_or(0);
         let target = match key.code {
-            KeyCode::Down | KeyCode::Char('j') => at.map_or(Some(0), |i| Some(i + 1)),
-            KeyCode::Up | KeyCode::Char('k') => Some(at.map_or(0, |i| i.saturating_sub(1))),
-            KeyCode::PageDown => Some(at.map_or(0, |i| i + page)),
-            KeyCode::PageUp => Some(at.map_or(0, |i| i.saturating_sub(page))),
-            KeyCode::Home | KeyCode::Char('g') => Some(0),
+            KeyCode::Down | KeyCode::Char('j') => Some(here + 1),
+            KeyCode::Up | KeyCode::Char('k') => Some(here.saturating_sub(1)),
+            KeyCode::PageDown => Some(here + page),
+            KeyCode::PageUp => Some(here.saturating_sub(page)),
             KeyCode::End | KeyCode::Char('G') => Some(last),
+            KeyCode::Home | KeyCode::Char('g') => {
+                // The top row again, whichever parent ranks there.
+                self.selected = None;
+                return Effect::Redraw;
+            }
             _ => None,
         };
         if let Some(i) = target {
@@ -254,10 +266,7 @@ impl App {
         }
         match key.code {
             KeyCode::Enter | KeyCode::Right => {
-                let pid = at
-                    .or((!shown.is_empty()).then_some(0))
-                    .map(|i| shown[i].pid);
-                if let Some(pid) = pid {
+                if let Some(pid) = at.map(|i| shown[i].pid) {
                     self.selected = Some(pid);
                     self.screen = Screen::Parent(pid);
                     self.scroll = 0;

@@ -110,20 +110,32 @@ fn the_filter_matches_any_text_shown() {
 fn selection_moves_follows_its_parent_and_opens_it() {
     let rows = rows();
     let mut app = App::default();
-    key(&mut app, KeyCode::Down, &rows);
+    let top = |app: &App| {
+        let shown = app.visible(&rows);
+        app.current(&shown).map(|i| shown[i].pid)
+    };
     assert_eq!(
-        app.selected,
-        Some(30),
-        "the first row, when none was selected"
+        (app.selected, top(&app)),
+        (None, Some(30)),
+        "the top row, as it starts"
     );
+    key(&mut app, KeyCode::Down, &rows);
+    assert_eq!(app.selected, Some(10), "the second row");
     key(&mut app, KeyCode::Char('j'), &rows);
-    assert_eq!(app.selected, Some(10));
-    key(&mut app, KeyCode::End, &rows);
     assert_eq!(app.selected, Some(20));
     key(&mut app, KeyCode::Down, &rows);
     assert_eq!(app.selected, Some(20), "stays at the end");
     key(&mut app, KeyCode::Home, &rows);
-    key(&mut app, KeyCode::Down, &rows);
+    assert_eq!(
+        (app.selected, top(&app)),
+        (None, Some(30)),
+        "the top row, whichever parent"
+    );
+    key(&mut app, KeyCode::Char('k'), &rows);
+    assert_eq!(app.selected, Some(30));
+    key(&mut app, KeyCode::End, &rows);
+    key(&mut app, KeyCode::Up, &rows);
+    assert_eq!(app.selected, Some(10));
     // Sorted otherwise, the selection stays on its parent.
     key(&mut app, KeyCode::Char('1'), &rows);
     assert_eq!(app.selected, Some(10));

@@ -89,18 +89,20 @@ fn heading(frame: &mut Frame, title: Rect, numbers: Rect, d: &Detail, theme: The
     frame.render_widget(Paragraph::new(Line::from(first)), title);
     let kinds: Vec<String> = d.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let mut text = format!(
-        " {} zombies now, oldest {}, {}/min · {} so far, {} reaped",
+        " {} zombies now, oldest {}",
         r.outstanding,
-        age(r.oldest_ns),
-        rate(r.rate_per_min),
-        d.zombies,
-        d.reaped
+        age(r.oldest_ns)
     );
+    if r.health == Health::Leaking {
+        text.push_str(&format!(", {}/min", rate(r.rate_per_min)));
+    }
+    text.push_str(&format!(" · {} so far, {} reaped", d.zombies, d.reaped));
     if !kinds.is_empty() {
         text.push_str(&format!(" ({})", kinds.join(", ")));
     }
     if d.leaks > 0 {
-        text.push_str(&format!(" · {} leak episodes", d.leaks));
+        let s = if d.leaks == 1 { "" } else { "s" };
+        text.push_str(&format!(" · {} leak episode{s}", d.leaks));
     }
     frame.render_widget(Paragraph::new(fit(&text, numbers.width as usize)), numbers);
 }
@@ -124,8 +126,9 @@ fn why(d: &Detail) -> Vec<String> {
     // running late once asked (the scheduler).
     if let Some(p) = &d.phases {
         lines.push(format!(
-            "phases ({} wait reaps): ask p50 {}, p99 {}; wake p50 {}, p99 {}",
+            "phases ({} wait reap{}): ask p50 {}, p99 {}; wake p50 {}, p99 {}",
             p.reaps,
+            if p.reaps == 1 { "" } else { "s" },
             format_ns(p.ask_p50_ns),
             format_ns(p.ask_p99_ns),
             format_ns(p.wake_p50_ns),

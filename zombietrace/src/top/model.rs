@@ -28,8 +28,6 @@ pub struct Header {
     pub interval_ns: u64,
     pub exits_per_s: f64,
     pub reaps_per_s: f64,
-    /// Zombie time of the interval's reaps.
-    pub reaps: u64,
     pub p50_ns: u64,
     pub p99_ns: u64,
     pub outstanding: usize,
@@ -193,7 +191,6 @@ impl Collector {
             interval_ns: self.interval_ns,
             exits_per_s: per_s(self.exits),
             reaps_per_s: per_s(self.window.count()),
-            reaps: self.window.count(),
             p50_ns: self.window.quantile(0.5),
             p99_ns: self.window.quantile(0.99),
             outstanding: view.tracker.open_count(),

@@ -91,11 +91,10 @@ fn header(frame: &mut Frame, area: Rect, model: &Model, app: &App, theme: Theme)
         Span::raw(format!(" zombies {}  ", h.outstanding)),
         Span::styled(format!("leaking {}", h.leaking), leaking),
         Span::raw(format!(
-            " of {} parents  zombie time p50 {} p99 {} ({} reaps)",
+            " of {} parents  zombie time p50 {} p99 {}",
             model.rows.len(),
             age(h.p50_ns),
             age(h.p99_ns),
-            h.reaps
         )),
     ]);
     let shown = app.visible(&model.rows).len();
@@ -158,10 +157,8 @@ fn status(frame: &mut Frame, area: Rect, model: &Model, app: &App, theme: Theme)
     if app.screen != Screen::Table {
         return;
     }
-    let Some(r) = app
-        .selected
-        .and_then(|pid| model.rows.iter().find(|r| r.pid == pid))
-    else {
+    let shown = app.visible(&model.rows);
+    let Some(r) = app.current(&shown).map(|i| shown[i]) else {
         return;
     };
     let mut text = format!(" {} {}", r.pid, r.comm);

@@ -168,7 +168,6 @@ pub fn model() -> Model {
             interval_ns: S,
             exits_per_s: 1203.0,
             reaps_per_s: 1197.0,
-            reaps: 1197,
             p50_ns: 15_000,
             p99_ns: 1_520 * MS,
             outstanding: 50,

@@ -16,7 +16,7 @@ use super::{
 fn the_table_at_80x24() {
     let mut app = App::default();
     insta::assert_snapshot!(text(&screen(80, 24, &model(), &mut app, COLOR)));
-    assert_eq!(app.selected, Some(19466), "the first row is selected");
+    assert_eq!(app.table.selected(), Some(0), "the top row is selected");
 }
 
 #[test]
@@ -199,4 +199,25 @@ fn nothing_reaches_the_terminal_raw() {
         shown.contains(" 4242 \\x1b[2Jevil\\nname: process 4242 is gone"),
         "whole below: {shown}"
     );
+}
+
+/// A terminal made tiny (a resize, a split pane) is drawn in, not panicked at.
+#[test]
+fn any_size_draws() {
+    let mut model = model();
+    model.detail = Some(detail(&model));
+    model.message = Some("a message".into());
+    for (width, height) in [(1, 1), (10, 3), (20, 6), (40, 10), (79, 23), (300, 100)] {
+        for screen_ in [Screen::Table, Screen::Parent(19466)] {
+            for (help, editing) in [(false, false), (true, false), (false, true)] {
+                let mut app = App {
+                    screen: screen_,
+                    help,
+                    editing,
+                    ..App::default()
+                };
+                screen(width, height, &model, &mut app, COLOR);
+            }
+        }
+    }
 }

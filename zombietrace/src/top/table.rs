@@ -65,10 +65,12 @@ fn cell(c: Column, r: &Row, width: usize, theme: Theme) -> Cell<'static> {
         Column::Where => Cell::from(fit(r.place.as_deref().unwrap_or("-"), width)),
         Column::Out => right(r.outstanding.to_string()),
         Column::Oldest => right(age(r.oldest_ns)),
-        Column::Rate => right(if r.outstanding == 0 {
-            "-".into()
-        } else {
+        // The rate zombies accumulate, for a parent that is leaking them (for one that reaps,
+        // a zombie a few microseconds old would make it look huge).
+        Column::Rate => right(if r.health == Health::Leaking {
             rate(r.rate_per_min)
+        } else {
+            "-".into()
         }),
         Column::P99 => right(age(r.p99_ns)),
         Column::How => Cell::from(r.how.clone()),
@@ -93,12 +95,7 @@ fn cell(c: Column, r: &Row, width: usize, theme: Theme) -> Cell<'static> {
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, app: &mut App, theme: Theme) {
     let cols = columns(area.width);
     let shown = app.visible(&model.rows);
-    let at = app
-        .selected
-        .and_then(|pid| shown.iter().position(|r| r.pid == pid));
-    let at = at.or((!shown.is_empty()).then_some(0));
-    app.selected = at.map(|i| shown[i].pid);
-    app.table.select(at);
+    app.table.select(app.current(&shown));
     app.page = area.height.saturating_sub(1) as usize;
     let titles = cols.iter().map(|(c, w)| {
         let mut title = c.title().to_string();
