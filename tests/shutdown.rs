@@ -17,10 +17,14 @@ use std::{
 use support::{Tracer, bin};
 
 /// The tracer's program names as the kernel keeps them (cut to 15 bytes).
-const OUR_PROGRAMS: [&str; 6] = [
+const OUR_PROGRAMS: [&str; 10] = [
     "sched_process_f", // sched_process_fork and sched_process_free
     "sched_process_e",
+    "sched_process_w",
     "signal_generate",
+    "signal_deliver",
+    "io_uring_submit", // attached from Linux 6.7
+    "io_uring_comple",
     "sys_exit_wait4",
     "sys_enter_waiti",
     "sys_exit_waitid",

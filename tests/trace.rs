@@ -240,24 +240,15 @@ fn check_against_truth(tracer: &mut Tracer, truth: &Value) {
             assert_eq!(reap["reaper_role"], "init", "{context}");
         }
         "io_uring" => {
-            // No wait call to time it: seen at the task's free (RCU-delayed), so only
-            // approximately: never before the request was submitted, and where wake-ups are
-            // prompt, not before the call that completed it returned.
-            assert_eq!(reap["reap"], "kernel", "{context}");
-            assert_eq!(reap["approx"], true, "{context}");
-            let ts = ns(&reap, "ts_ns");
-            let (call, returned) = (ns(truth, "reap_call_ns"), ns(truth, "reaped_ns"));
-            assert!(
-                ts >= call - TOLERANCE_NS,
-                "freed at {ts}, {} ns before reap_call_ns {call}{context}",
-                call - ts
-            );
-            assert!(
-                support::late_wakeups() || ts >= returned - TOLERANCE_NS,
-                "freed at {ts}, {} ns before reaped_ns {returned}{context}",
-                returned - ts
-            );
-            assert_zombie_in_bracket(&reap, truth, TOLERANCE_NS);
+            // Timed and attributed from io_uring's own completion, which carries the child:
+            // exact, like a wait call, and the submission is when the parent asked.
+            assert_eq!(reap["reap"], "io_uring", "{context}");
+            assert_eq!(reap["call"], "io_uring_waitid", "{context}");
+            assert_eq!(reap["approx"], false, "{context}");
+            assert_eq!(reap["reaper_pid"], truth["reaper_pid"], "{context}");
+            assert_close(&reap, truth, TOLERANCE_NS);
+            let (ask, wake) = (ns(&reap, "ask_ns"), ns(&reap, "wake_ns"));
+            assert_eq!(ask + wake, ns(&reap, "zombie_ns"), "{context}");
         }
         call if adopted => {
             assert_eq!(reap["reap"], "reparented", "{context}");

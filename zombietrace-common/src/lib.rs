@@ -71,6 +71,8 @@ pub mod call {
     pub const WAIT4: u32 = 1;
     pub const WAITID: u32 = 2;
     pub const WAITID_PIDFD: u32 = 3;
+    /// io_uring's IORING_OP_WAITID.
+    pub const IO_URING_WAITID: u32 = 4;
 }
 
 /// `WaitEvent::status` when the wait status could not be read.
@@ -257,6 +259,17 @@ pub struct Offsets {
     pub css_set_dfl_cgrp: u32,
     pub cgroup_kn: u32,
     pub kernfs_node_id: u32,
+    /// io_uring (only where the kernel has IORING_OP_WAITID; 0 elsewhere, where its programs
+    /// are not attached): `io_kiocb.opcode`, `io_kiocb.cmd` (the request's `io_waitid`), its
+    /// `options` and `info`; io_uring/io_uring_submit_req `opcode`, io_uring_complete `req`
+    /// and `res`.
+    pub io_kiocb_opcode: u32,
+    pub io_kiocb_cmd: u32,
+    pub io_waitid_options: u32,
+    pub io_waitid_info: u32,
+    pub tp_uring_submit_opcode: u32,
+    pub tp_uring_complete_req: u32,
+    pub tp_uring_complete_res: u32,
 }
 
 /// What to trace, set at load time.
@@ -317,7 +330,7 @@ const _: () = {
     assert!(core::mem::size_of::<WaitEvent>() == 12 + 4 + 16 + 16 + 16);
     assert!(core::mem::size_of::<FreeEvent>() == 12 + 4 + 8);
     assert!(core::mem::size_of::<ThreadExitEvent>() == 12 + 12 + 16);
-    assert!(core::mem::size_of::<Offsets>() == 33 * 4);
+    assert!(core::mem::size_of::<Offsets>() == 40 * 4);
     assert!(core::mem::size_of::<Settings>() == 16 + 16 + 16);
     assert!(core::mem::size_of::<WaitArgs>() == 24);
     assert!(core::mem::size_of::<Stamp>() == 16);

@@ -3,6 +3,7 @@
 #![no_std]
 #![no_main]
 
+mod io_uring;
 mod maps;
 mod sched;
 mod signal;

@@ -131,12 +131,12 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
     emit_wait(si_pid, args.call, siginfo_status(si_code, si_status))
 }
 
-/// Sends the reap of `pid` (as the caller names it). A caller in the initial pid namespace
+/// Sends the reap of `pid` (as the caller names it), by the current thread's process. A caller in the initial pid namespace
 /// names the child by its global pid, which keys its slot: not sent for a zombie the filters
 /// excluded, nor for a child forked while tracing that has not exited (a stop or a continue
 /// report); a sent one spares its free.
 #[inline(always)]
-fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
+pub fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let current = Task::current();
     let ns_level = current.ns_level()?;

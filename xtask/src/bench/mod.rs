@@ -46,12 +46,13 @@ struct Plan {
     stress_secs: u64,
 }
 
-const ALL: [Tracer; 7] = [
+const ALL: [Tracer; 8] = [
     Tracer::ZtText,
     Tracer::ZtNull,
     Tracer::ZtJson,
     Tracer::ZtReport,
     Tracer::ZtMinZombie,
+    Tracer::ZtServe,
     Tracer::Exitsnoop,
     Tracer::BpftracePrint,
 ];
@@ -63,6 +64,7 @@ impl Plan {
                 Tracer::ZtText,
                 Tracer::ZtJson,
                 Tracer::ZtReport,
+                Tracer::ZtServe,
                 Tracer::Exitsnoop,
                 Tracer::BpftracePrint,
             ];

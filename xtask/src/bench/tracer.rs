@@ -4,10 +4,15 @@
 
 use std::{
     fs::{self, File},
-    io::{BufRead as _, BufReader},
+    io::{BufRead as _, BufReader, Read as _, Write as _},
+    net::TcpStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -34,6 +39,8 @@ pub enum Tracer {
     ZtReport,
     /// `zombietrace --min-zombie 1s --json > file`: aggregates, per-event lines filtered out
     ZtMinZombie,
+    /// `zombietrace serve`, its /metrics scraped every second (as Prometheus would)
+    ZtServe,
     /// libbpf-tools `exitsnoop > file`
     Exitsnoop,
     /// `bpftrace -e '… printf(…) …' > file`
@@ -50,6 +57,7 @@ impl Tracer {
             Tracer::ZtJson => "zombietrace --json > file",
             Tracer::ZtReport => "zombietrace report --for",
             Tracer::ZtMinZombie => "zombietrace --min-zombie 1s",
+            Tracer::ZtServe => "zombietrace serve, 1 s scrape",
             Tracer::Exitsnoop => "exitsnoop > file",
             Tracer::BpftracePrint => "bpftrace printf > file",
             Tracer::BpftraceCount => "bpftrace count()",
@@ -64,6 +72,7 @@ impl Tracer {
             Tracer::ZtJson => "zt_json_file",
             Tracer::ZtReport => "zt_report",
             Tracer::ZtMinZombie => "zt_min_zombie",
+            Tracer::ZtServe => "zt_serve",
             Tracer::Exitsnoop => "exitsnoop",
             Tracer::BpftracePrint => "bpftrace_printf",
             Tracer::BpftraceCount => "bpftrace_count",
@@ -78,6 +87,7 @@ impl Tracer {
                 | Tracer::ZtJson
                 | Tracer::ZtReport
                 | Tracer::ZtMinZombie
+                | Tracer::ZtServe
         )
     }
 
@@ -87,7 +97,10 @@ impl Tracer {
     }
 
     pub fn aggregates(self) -> bool {
-        matches!(self, Tracer::ZtReport | Tracer::ZtMinZombie)
+        matches!(
+            self,
+            Tracer::ZtReport | Tracer::ZtMinZombie | Tracer::ZtServe
+        )
     }
 
     /// Where its stdout goes (None: /dev/null).
@@ -112,6 +125,9 @@ impl Tracer {
             Tracer::ZtMinZombie => {
                 cmd.args(["--min-zombie", "1s", "--json"]);
             }
+            Tracer::ZtServe => {
+                cmd.args(["serve", "--listen", SERVE_LISTEN]);
+            }
             Tracer::BpftracePrint => {
                 cmd.args(["-e", BPFTRACE_PRINT]);
             }
@@ -123,6 +139,58 @@ impl Tracer {
     }
 }
 
+/// Where the bench's `serve` listens (not the default port, which a running test may hold).
+const SERVE_LISTEN: &str = "127.0.0.1:19489";
+
+/// Scrapes `serve`'s /metrics every second while the run lasts. A one-request HTTP/1.0 client
+/// on std's TcpStream: the bench needs nothing more, and no HTTP crate for it.
+struct Scraper {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<Result<u64>>,
+}
+
+impl Scraper {
+    fn start() -> Scraper {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut scrapes = 0;
+            let mut next = Instant::now();
+            while !stopping.load(Ordering::Relaxed) {
+                if Instant::now() >= next {
+                    scrape().with_context(|| format!("scrape {} of /metrics", scrapes + 1))?;
+                    scrapes += 1;
+                    next += Duration::from_secs(1);
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            Ok(scrapes)
+        });
+        Scraper { stop, thread }
+    }
+
+    /// Stops scraping; how many scrapes succeeded (any failure is an error).
+    fn finish(self) -> Result<u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the scraper does not panic")
+    }
+}
+
+fn scrape() -> Result<()> {
+    let mut conn = TcpStream::connect(SERVE_LISTEN)?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(conn, "GET /metrics HTTP/1.0\r\nHost: {SERVE_LISTEN}\r\n\r\n")?;
+    let mut body = String::new();
+    conn.read_to_string(&mut body)?;
+    if !body.starts_with("HTTP/1.0 200") && !body.starts_with("HTTP/1.1 200") {
+        bail!("{}", body.lines().next().unwrap_or("an empty reply"));
+    }
+    if !body.contains("zombietrace_zombies_total") {
+        bail!("the reply has no zombietrace_zombies_total");
+    }
+    Ok(())
+}
+
 /// A collector that is attached and running.
 pub struct Running {
     pub tracer: Tracer,
@@ -132,6 +200,7 @@ pub struct Running {
     stderr_thread: Option<thread::JoinHandle<()>>,
     /// From spawn to attached.
     pub startup: Duration,
+    scraper: Option<Scraper>,
 }
 
 /// What a collector cost, once it has exited.
@@ -194,9 +263,13 @@ pub fn start_with(
         stderr,
         stderr_thread: Some(stderr_thread),
         startup: Duration::ZERO,
+        scraper: None,
     };
     running.wait_ready(began)?;
     running.startup = began.elapsed();
+    if tracer == Tracer::ZtServe {
+        running.scraper = Some(Scraper::start());
+    }
     Ok(running)
 }
 
@@ -301,6 +374,12 @@ impl Running {
     /// SIGINT (Ctrl-C: zombietrace prints its summary, bpftrace its maps), then wait4 for its
     /// rusage; SIGKILL after `patience`.
     pub fn stop(mut self, patience: Duration) -> Result<Stopped> {
+        if let Some(scraper) = self.scraper.take() {
+            let scrapes = scraper.finish()?;
+            if scrapes == 0 {
+                bail!("{}: no scrape was made", self.tracer.name());
+            }
+        }
         let pid = self.pid();
         let sent = Instant::now();
         // SAFETY: signalling our own child.

@@ -23,12 +23,18 @@ const RAW_TRACEPOINTS: [&str; 6] = [
     "sched_process_free",
 ];
 const SYSCALL_TRACEPOINTS: [&str; 3] = ["sys_exit_wait4", "sys_enter_waitid", "sys_exit_waitid"];
+/// Attached only where the kernel has IORING_OP_WAITID (see `offsets::resolve_io_uring`).
+const IO_URING_TRACEPOINTS: [&str; 2] = ["io_uring_submit_req", "io_uring_complete"];
 
 /// The programs among `names` that no attach list above names: each would load and never run.
 fn unattached<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let mut missing: Vec<&str> = names
         .into_iter()
-        .filter(|n| !RAW_TRACEPOINTS.contains(n) && !SYSCALL_TRACEPOINTS.contains(n))
+        .filter(|n| {
+            !RAW_TRACEPOINTS.contains(n)
+                && !SYSCALL_TRACEPOINTS.contains(n)
+                && !IO_URING_TRACEPOINTS.contains(n)
+        })
         .collect();
     missing.sort_unstable();
     missing
@@ -104,8 +110,11 @@ impl Probes {
         privilege::check_tracing_privileges().map_err(anyhow::Error::msg)?;
         let root = tracefs::ensure_mounted()?;
         let btf = Btf::from_sys()?;
-        let offsets =
+        let mut offsets =
             offsets::resolve(&btf, &root).context("this kernel lacks a field zombietrace needs")?;
+        let io_uring = offsets::resolve_io_uring(&btf, &root, &mut offsets).context(
+            "this kernel has io_uring's IORING_OP_WAITID but not as zombietrace knows it",
+        )?;
         raise_memlock_limit();
         let mut settings = settings;
         settings.task_slots = task_slots();
@@ -141,7 +150,12 @@ impl Probes {
                 .with_context(|| format!("attaching to raw tracepoint {name}"))?;
             attached += 1;
         }
-        for name in SYSCALL_TRACEPOINTS {
+        let io_uring: &[&str] = if io_uring { &IO_URING_TRACEPOINTS } else { &[] };
+        let tracepoints = SYSCALL_TRACEPOINTS
+            .iter()
+            .map(|name| ("syscalls", name))
+            .chain(io_uring.iter().map(|name| ("io_uring", name)));
+        for (category, name) in tracepoints {
             let program: &mut TracePoint = ebpf
                 .program_mut(name)
                 .with_context(|| format!("program {name} missing from the object"))?
@@ -150,8 +164,8 @@ impl Probes {
                 .load()
                 .with_context(|| format!("the verifier refused {name}"))?;
             program
-                .attach("syscalls", name)
-                .with_context(|| format!("attaching to tracepoint syscalls/{name}"))?;
+                .attach(category, name)
+                .with_context(|| format!("attaching to tracepoint {category}/{name}"))?;
             attached += 1;
         }
         let logger = match EbpfLogger::init(&mut ebpf) {
@@ -222,7 +236,11 @@ mod tests {
         let object = aya_obj::Object::parse(OBJECT).expect("the embedded object parses");
         let names: Vec<&str> = object.programs.keys().map(String::as_str).collect();
         assert_eq!(unattached(names.iter().copied()), Vec::<&str>::new());
-        for listed in RAW_TRACEPOINTS.iter().chain(&SYSCALL_TRACEPOINTS) {
+        for listed in RAW_TRACEPOINTS
+            .iter()
+            .chain(&SYSCALL_TRACEPOINTS)
+            .chain(&IO_URING_TRACEPOINTS)
+        {
             assert!(
                 names.contains(listed),
                 "{listed} is listed but not in the object"

@@ -65,6 +65,30 @@ pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
     Ok(offsets)
 }
 
+/// Whether this kernel has io_uring's IORING_OP_WAITID (Linux 6.7+: its request type is in the
+/// BTF); if so, fills in what the io_uring programs read. Without it they are not attached:
+/// no reap can be made that way.
+pub fn resolve_io_uring(btf: &Btf, tracefs_root: &Path, offsets: &mut Offsets) -> Result<bool> {
+    if !btf.has_type("io_waitid") {
+        return Ok(false);
+    }
+    offsets.io_kiocb_opcode = sized(btf, "io_kiocb", "opcode", 1)?;
+    offsets.io_kiocb_cmd = field(btf, "io_kiocb", "cmd")?;
+    offsets.io_waitid_options = sized(btf, "io_waitid", "options", 4)?;
+    offsets.io_waitid_info = sized(btf, "io_waitid", "info", 16)?;
+    for (member, at) in [("pid", 0), ("status", 8), ("cause", 12)] {
+        if btf.member("waitid_info", member)?.offset != at {
+            bail!("this kernel's waitid_info.{member} is not at byte {at}");
+        }
+    }
+    let submit = tracefs::read_format(tracefs_root, "io_uring", "io_uring_submit_req")?;
+    offsets.tp_uring_submit_opcode = submit.field("opcode")?.offset;
+    let complete = tracefs::read_format(tracefs_root, "io_uring", "io_uring_complete")?;
+    offsets.tp_uring_complete_req = complete.field("req")?.offset;
+    offsets.tp_uring_complete_res = complete.field("res")?.offset;
+    Ok(true)
+}
+
 fn field(btf: &Btf, strukt: &str, member: &str) -> Result<u32> {
     Ok(btf.member(strukt, member)?.offset)
 }

@@ -143,6 +143,19 @@ impl Metrics {
             Unit::Seconds,
             m.durations.clone(),
         );
+        r.register_with_unit(
+            "reap_ask",
+            "Wait-based reaps: from when the parent could reap until it called wait (asked late)",
+            Unit::Seconds,
+            m.ask.clone(),
+        );
+        r.register_with_unit(
+            "reap_wake",
+            "Wait-based reaps: from the later of the zombie and the wait call until it returned \
+             (ran late)",
+            Unit::Seconds,
+            m.wake.clone(),
+        );
         r.register(
             "zombies_outstanding",
             "Zombies not yet reaped",

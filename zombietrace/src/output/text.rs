@@ -70,6 +70,7 @@ fn nspid_note(zombie: &Zombie) -> String {
 pub fn how(reap: &Reap) -> String {
     let mut how = match (reap.kind, reap.call) {
         (ReapKind::Waitid, Some(ReapCall::WaitidPidfd)) => "waitid (pidfd)".to_string(),
+        (ReapKind::IoUring, _) => "io_uring waitid".to_string(),
         (ReapKind::Autoreap, _) => "autoreap (parent ignores SIGCHLD)".to_string(),
         (ReapKind::Reparented, call) => {
             let role = reap.reaper_role.map(|r| r.name()).unwrap_or("new parent");

@@ -131,6 +131,7 @@ fn wait(e: WaitEvent) -> Result<WaitReturn, DecodeError> {
         call::WAIT4 => Call::Wait4,
         call::WAITID => Call::Waitid,
         call::WAITID_PIDFD => Call::WaitidPidfd,
+        call::IO_URING_WAITID => Call::IoUringWaitid,
         other => return Err(DecodeError::UnknownCall(other)),
     };
     Ok(WaitReturn {

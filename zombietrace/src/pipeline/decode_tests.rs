@@ -101,6 +101,14 @@ fn wait_round_trip() {
     };
     assert_eq!(w.call, Call::WaitidPidfd);
     assert_eq!(w.status, None);
+    let io_uring = WaitEvent {
+        call: call::IO_URING_WAITID,
+        ..record
+    };
+    let KernelEvent::Wait(w) = decode(&bytes_of(&io_uring)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(w.call, Call::IoUringWaitid);
     assert_eq!((w.reaper_tgid, w.pid), (1, 3));
     assert_eq!((w.entered_ns, w.sigchld_ns), (Some(4), None));
 }

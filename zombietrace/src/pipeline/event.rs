@@ -17,6 +17,8 @@ use crate::{
 pub enum ReapKind {
     Wait4,
     Waitid,
+    /// io_uring's IORING_OP_WAITID.
+    IoUring,
     Autoreap,
     Reparented,
     Thread,
@@ -24,9 +26,10 @@ pub enum ReapKind {
 }
 
 impl ReapKind {
-    pub const ALL: [ReapKind; 6] = [
+    pub const ALL: [ReapKind; 7] = [
         ReapKind::Wait4,
         ReapKind::Waitid,
+        ReapKind::IoUring,
         ReapKind::Autoreap,
         ReapKind::Reparented,
         ReapKind::Thread,
@@ -37,6 +40,7 @@ impl ReapKind {
         match self {
             ReapKind::Wait4 => "wait4",
             ReapKind::Waitid => "waitid",
+            ReapKind::IoUring => "io_uring",
             ReapKind::Autoreap => "autoreap",
             ReapKind::Reparented => "reparented",
             ReapKind::Thread => "thread",
@@ -76,6 +80,8 @@ pub enum ReapCall {
     Waitid,
     /// waitid(P_PIDFD, …).
     WaitidPidfd,
+    /// io_uring's IORING_OP_WAITID.
+    IoUringWaitid,
     /// None: the kernel released it in its own exit (the parent ignores SIGCHLD).
     Autoreap,
 }
@@ -86,6 +92,7 @@ impl ReapCall {
             ReapCall::Wait4 => "wait4",
             ReapCall::Waitid => "waitid",
             ReapCall::WaitidPidfd => "waitid_pidfd",
+            ReapCall::IoUringWaitid => "io_uring_waitid",
             ReapCall::Autoreap => "autoreap",
         }
     }

@@ -18,6 +18,8 @@ pub enum Call {
     Wait4,
     Waitid,
     WaitidPidfd,
+    /// io_uring's IORING_OP_WAITID (its completion; no syscall).
+    IoUringWaitid,
 }
 
 /// A thread group became reapable.

@@ -268,6 +268,8 @@ impl Tracker {
             (ReapKind::Reparented, Some(host.role(w.reaper_tgid)))
         } else if w.call == Call::Wait4 {
             (ReapKind::Wait4, None)
+        } else if w.call == Call::IoUringWaitid {
+            (ReapKind::IoUring, None)
         } else {
             (ReapKind::Waitid, None)
         };
@@ -295,6 +297,7 @@ impl Tracker {
                 Call::Wait4 => ReapCall::Wait4,
                 Call::Waitid => ReapCall::Waitid,
                 Call::WaitidPidfd => ReapCall::WaitidPidfd,
+                Call::IoUringWaitid => ReapCall::IoUringWaitid,
             }),
             role,
             approx,
@@ -349,8 +352,9 @@ impl Tracker {
             }
             let open = self.remove(tgid).expect("present");
             // Without a reparent notification there is no sign of adoption: a release that no
-            // wait call showed (io_uring's IORING_OP_WAITID), or adoption by a new parent that
-            // ignores SIGCHLD (which is sent no notification), is a `kernel` release.
+            // wait call showed (io_uring's IORING_OP_WAITID on a kernel whose io_uring programs
+            // are not attached), or adoption by a new parent that ignores SIGCHLD (which is sent
+            // no notification), is a `kernel` release.
             let (kind, role) = if open.reparented {
                 (ReapKind::Reparented, Some(host.role(open.zombie.ppid)))
             } else {

@@ -124,6 +124,23 @@ fn waitid_and_pidfd_are_waitid_reaps() {
 }
 
 #[test]
+fn io_uring_waitid_is_its_own_exact_kind() {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    t.handle(KernelEvent::Zombie(zombie(12, 1, 5, 0)), &HOST, &mut out);
+    t.handle(
+        KernelEvent::Wait(wait(5, 12, 30, Call::IoUringWaitid)),
+        &HOST,
+        &mut out,
+    );
+    let reaps = reaps(&out);
+    assert_eq!(reaps[0].kind, ReapKind::IoUring);
+    assert_eq!(reaps[0].call, Some(ReapCall::IoUringWaitid));
+    assert!(!reaps[0].approx);
+    assert_eq!(t.stats().reaps[&ReapKind::IoUring], 1);
+}
+
+#[test]
 fn pid_reuse_never_joins_two_processes() {
     let mut t = tracker();
     let mut out = Vec::new();
