@@ -121,7 +121,7 @@ pub fn model() -> Model {
             0,
             0,
             15 * MS,
-            "reparent",
+            "reparent+",
             Health::Ok,
             "ok",
         ),

@@ -22,11 +22,12 @@ pub fn columns(width: u16) -> Vec<(Column, u16)> {
     let fixed = |c: Column| match c {
         Column::Pid => 7,
         Column::Command => 15,
-        Column::Where => 8,
+        Column::Where => 7,
         Column::Out => 5,
         Column::Oldest | Column::P99 => 6,
         Column::Rate => 5,
-        Column::How => 8,
+        // A kind (8 columns at most) and `+` when there are others.
+        Column::How => 9,
         Column::Verdict => 12,
     };
     let mut shown: Vec<Column> = Column::ALL.to_vec();
