@@ -179,7 +179,10 @@ impl Scraper {
 fn scrape() -> Result<()> {
     let mut conn = TcpStream::connect(SERVE_LISTEN)?;
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(conn, "GET /metrics HTTP/1.0\r\nHost: {SERVE_LISTEN}\r\n\r\n")?;
+    write!(
+        conn,
+        "GET /metrics HTTP/1.0\r\nHost: {SERVE_LISTEN}\r\n\r\n"
+    )?;
     let mut body = String::new();
     conn.read_to_string(&mut body)?;
     if !body.starts_with("HTTP/1.0 200") && !body.starts_with("HTTP/1.1 200") {
