@@ -134,6 +134,9 @@ async fn trace(config: Config) -> Result<ExitCode> {
         if let Err(err) = pipeline.flush() {
             break Err(err);
         }
+        if pipeline.stop_requested() {
+            break Ok(());
+        }
     };
 
     // Shutdown: detach first, so a fork storm cannot keep the final drain going.
