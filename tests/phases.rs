@@ -157,8 +157,12 @@ fn a_polling_parent_is_slow_to_ask() {
 #[test]
 fn a_reap_in_the_sigchld_handler_says_when_the_handler_began() {
     let mut tracer = tracer();
+    let mut blocked_parent = 0;
     for block in ["0ms", "100ms"] {
         let truth = spawn(&["handler", "--children", "2", "--block", block]);
+        if block == "100ms" {
+            blocked_parent = spawner_pid(&truth);
+        }
         let kids = children(&truth);
         assert_eq!(kids.len(), 2, "{truth:?}");
         assert!(truth.last().unwrap()["sigchld"].as_u64().unwrap() >= 1);
@@ -191,6 +195,11 @@ fn a_reap_in_the_sigchld_handler_says_when_the_handler_began() {
             );
         }
     }
+    // It reaps as soon as its handler runs: the verdict blames the handler's late start, not
+    // a late wait.
+    let (_, summary) = tracer.stop();
+    let v = verdict(&summary, blocked_parent);
+    assert!(v.contains("the handler starts late"), "{v}");
 }
 
 #[test]
