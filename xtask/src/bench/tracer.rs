@@ -161,17 +161,18 @@ pub struct Stopped {
 }
 
 pub fn start(tools: &Tools, tracer: Tracer, dir: &Path) -> Result<Running> {
-    start_with(tools, tracer, dir, None)
+    start_with(tools, tracer, dir, None, &[])
 }
 
 /// Starts `tracer` with stdout to its file (or /dev/null, or `stdout` when given) and waits
 /// until it is attached: zombietrace says "probes attached" on stderr, bpftrace prints
-/// "Attaching N probes..." first; exitsnoop gets a fixed 1.5 s.
+/// "Attaching N probes..." first; exitsnoop gets a fixed 1.5 s. `extra_args` go after its own.
 pub fn start_with(
     tools: &Tools,
     tracer: Tracer,
     dir: &Path,
     stdout: Option<Stdio>,
+    extra_args: &[&str],
 ) -> Result<Running> {
     let output = if stdout.is_some() {
         None
@@ -187,6 +188,7 @@ pub fn start_with(
     };
     let began = Instant::now();
     let mut cmd = tracer.command(tools);
+    cmd.args(extra_args);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(stdout)
