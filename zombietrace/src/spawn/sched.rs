@@ -46,9 +46,10 @@ pub fn set_policy(policy: Policy) -> io::Result<()> {
         Policy::Normal => (libc::SCHED_OTHER, 0),
         Policy::Fifo(p) => (libc::SCHED_FIFO, p),
     };
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
+    // SAFETY: sched_param is plain integers (musl's has more of them than glibc's); all-zero is
+    // valid.
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = prio;
     // SAFETY: `param` is a valid sched_param.
     if unsafe { libc::sched_setscheduler(0, which, &param) } < 0 {
         return Err(io::Error::last_os_error());
