@@ -71,13 +71,14 @@ fn shared_slots_lose_nothing() {
     }
 
     // A burst: every zombie paired with its reap, none left outstanding, no map refusals.
-    let storm = spawn(&["storm", "--parents", "2", "--duration", "300ms"]);
+    let storm = spawn(&["storm", "--parents", "2", "--duration", "1s"]);
     let exits = storm
         .iter()
         .find(|v| v["event"] == "done")
         .and_then(|v| v["exits"].as_u64())
         .expect("storm done line");
-    assert!(exits > 100, "storm made only {exits} exits");
+    // Some tens under an emulated CPU on a busy host, thousands on hardware.
+    assert!(exits > 20, "storm made only {exits} exits");
     let (events, summary) = tracer.stop();
     assert_eq!(summary["lost"], 0, "{summary}");
     assert_eq!(summary["parent_map_full"], 0, "{summary}");
@@ -85,4 +86,41 @@ fn shared_slots_lose_nothing() {
     let reaps = events.iter().filter(|v| v["event"] == "reap").count() as u64;
     assert_eq!(Some(reaps), summary["reaped"].as_u64());
     assert!(reaps >= exits, "{reaps} reaps for {exits} storm exits");
+}
+
+/// A first-parent hash that cannot take another entry: each refusal is counted in the kernel
+/// and shown in the summary, read after the tracer dropped its capabilities (the counters are
+/// a memory mapping, so this holds on kernels that check every bpf() call too). Its processes
+/// carry a name of their own, so that the test above (run alongside) does not see them.
+#[test]
+fn a_full_parent_map_is_counted_and_shown() {
+    let copy = std::env::temp_dir().join(format!("ztslots{}", std::process::id()));
+    std::fs::copy(support::bin(), &copy).expect("copy the binary");
+    let name = copy.file_name().unwrap().to_str().unwrap().to_string();
+    let tracer = Tracer::start_with_env(
+        &["--comm", &name],
+        &[
+            ("ZOMBIETRACE_TASK_SLOTS", "1"),
+            ("ZOMBIETRACE_PARENT_MAP_ENTRIES", "1"),
+        ],
+    );
+    // Children that live at once: all share the one slot, so all but the slot's holder go to
+    // the hash, which takes one. The spawner, a subreaper, reaps them once their parent is gone.
+    let out = std::process::Command::new(&copy)
+        .args(["spawn", "never", "--children", "4", "--hold", "300ms"])
+        .args(["--subreaper", "--json"])
+        .output()
+        .expect("run the spawner");
+    let _ = std::fs::remove_file(&copy);
+    assert!(out.status.success(), "spawner: {}", out.status);
+    let (_, summary) = tracer.stop();
+    let refused = summary["parent_map_full"]
+        .as_u64()
+        .expect("parent_map_full");
+    assert!(
+        refused >= 2,
+        "4 children and their parent alive at once, one slot and one hash entry: {summary}"
+    );
+    assert_eq!(summary["lost"], 0, "{summary}");
+    assert_eq!(summary["zombies"], summary["reaped"], "{summary}");
 }

@@ -200,3 +200,42 @@ fn io_uring_reaps() {
         assert_delay(num(&c, "zombie_ns"), 30 * MS, &c);
     }
 }
+
+#[test]
+fn a_poller_and_a_handler_time_the_calls_that_reap() {
+    // Polls every 40 ms, the first 40 ms after the fork; the children exit at once.
+    let (lines, status) = run(&["poll", "--children", "2", "--poll", "40ms"]);
+    assert!(status.success());
+    let got = children(&lines);
+    assert_eq!(got.len(), 2);
+    for c in &got {
+        assert_eq!(c["reap"], "wait4");
+        assert_eq!(c["zombie_ns"], Value::Null, "a poller never knew when: {c}");
+        let asked = num(c, "reap_call_ns") - num(c, "exiting_ns");
+        assert!(
+            asked >= 30 * MS,
+            "the first poll came 40ms after the fork: {c}"
+        );
+        assert!(
+            support::late_wakeups() || asked < 40 * MS + 25 * MS,
+            "the poll that found it reaped it: {c}"
+        );
+    }
+    assert!(num(&done(&lines), "polls") >= 2);
+
+    // SIGCHLD blocked for 50 ms, then the handler reaps all three in one run or more.
+    let (lines, status) = run(&["handler", "--children", "3", "--block", "50ms"]);
+    assert!(status.success());
+    let got = children(&lines);
+    assert_eq!(got.len(), 3);
+    for c in &got {
+        let entry = num(c, "handler_entry_ns");
+        assert!(entry - num(c, "exiting_ns") >= 45 * MS, "{c}");
+        assert!(
+            entry <= num(c, "reap_call_ns"),
+            "the call is in the handler: {c}"
+        );
+    }
+    let runs = num(&done(&lines), "sigchld");
+    assert!((1..=3).contains(&runs), "{runs} handler runs");
+}

@@ -69,6 +69,18 @@ fn bad_input_is_refused_clearly() {
         ),
         (&["delayed", "--delay", "30"][..], 2, "no unit"),
         (&["no-such-scenario"][..], 2, "unrecognized"),
+        (
+            &["contended", "--burst", "2s"][..],
+            1,
+            "between 10ms and 500ms",
+        ),
+        (
+            &["contended", "--exit-at", "200ms"][..],
+            1,
+            "shorter than --burst",
+        ),
+        (&["contended", "--children", "50"][..], 1, "1..=20"),
+        (&["poll", "--poll", "0ms"][..], 1, "between 100us"),
     ] {
         let out = Command::new(bin())
             .arg("spawn")
@@ -106,6 +118,22 @@ fn sigterm_during_a_delay_leaves_nothing_behind() {
     assert_eq!(done(&lines)["interrupted"], true);
     assert!(children_of(spawner).is_empty());
     assert_all_gone(&kids);
+
+    // A poller between its polls, a parent with SIGCHLD blocked: the same.
+    for args in [["poll", "--poll", "30s"], ["handler", "--block", "30s"]] {
+        let mut s = Spawner::start(&args);
+        let kids = pids(&s.ready());
+        let spawner = s.pid();
+        assert!(eventually(Duration::from_secs(2), || kids
+            .iter()
+            .all(|&k| stat(k).is_some_and(|s| s.0 == 'Z'))));
+        s.signal(libc::SIGTERM);
+        let (lines, status) = s.finish();
+        assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{args:?}");
+        assert_eq!(children(&lines).len(), 1, "{args:?}: {lines:?}");
+        assert!(children_of(spawner).is_empty());
+        assert_all_gone(&kids);
+    }
 }
 
 #[test]

@@ -191,8 +191,15 @@ pub fn json_lines(stdout: impl Read + Send + 'static) -> Receiver<Value> {
 /// that a child was gone, and on a busy 2-core machine a normal process can learn that
 /// milliseconds late; at SCHED_FIFO it wakes at once, so its ground truth is first-hand.
 pub fn spawn(args: &[&str]) -> Vec<Value> {
+    spawn_with(bin().as_ref(), args)
+}
+
+/// `spawn` with the binary at `bin` (a copy under a name of a test's own, say).
+pub fn spawn_with(bin: &std::ffi::OsStr, args: &[&str]) -> Vec<Value> {
     let out = Command::new("chrt")
-        .args(["--fifo", "10", bin(), "spawn"])
+        .args(["--fifo", "10"])
+        .arg(bin)
+        .arg("spawn")
         .args(args)
         .arg("--json")
         .output()

@@ -259,6 +259,9 @@ pub struct Offsets {
     pub css_set_dfl_cgrp: u32,
     pub cgroup_kn: u32,
     pub kernfs_node_id: u32,
+    /// `kernfs_node.parent` (`__parent` from 6.15): a cgroup's parent directory, for the
+    /// `--cgroup` filter's walk up.
+    pub kernfs_node_parent: u32,
     /// io_uring (only where the kernel has IORING_OP_WAITID; 0 elsewhere, where its programs
     /// are not attached): `io_kiocb.opcode`, `io_kiocb.cmd` (the request's `io_waitid`), its
     /// `options` and `info`; io_uring/io_uring_submit_req `opcode`, io_uring_complete `req`
@@ -286,11 +289,8 @@ pub struct Settings {
     pub task_slots: u32,
     /// With `setting::FILTER_COMM`: only zombies whose own or parent's comm is this.
     pub comm: [u8; TASK_COMM_LEN],
-    /// With `setting::FILTER_CGROUP`: only zombies in this cgroup (v2 id) or below it, at
-    /// this level of the hierarchy (the root is level 0).
+    /// With `setting::FILTER_CGROUP`: only zombies in this cgroup (v2 id) or below it.
     pub cgroup_id: u64,
-    pub cgroup_level: u32,
-    pub _pad: u32,
 }
 
 pub mod setting {
@@ -330,8 +330,8 @@ const _: () = {
     assert!(core::mem::size_of::<WaitEvent>() == 12 + 4 + 16 + 16 + 16);
     assert!(core::mem::size_of::<FreeEvent>() == 12 + 4 + 8);
     assert!(core::mem::size_of::<ThreadExitEvent>() == 12 + 12 + 16);
-    assert!(core::mem::size_of::<Offsets>() == 40 * 4);
-    assert!(core::mem::size_of::<Settings>() == 16 + 16 + 16);
+    assert!(core::mem::size_of::<Offsets>() == 41 * 4);
+    assert!(core::mem::size_of::<Settings>() == 16 + 16 + 8);
     assert!(core::mem::size_of::<WaitArgs>() == 24);
     assert!(core::mem::size_of::<Stamp>() == 16);
 };

@@ -1,9 +1,10 @@
 //! Maps, load-time globals, counters and the ring-buffer writer shared by every program.
 
 use aya_ebpf::{
-    bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    bindings::{BPF_F_MMAPABLE, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::bpf_get_smp_processor_id,
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, RingBuf},
 };
 use zombietrace_common::{
     Offsets, PARENT_MAP_ENTRIES, RING_BUF_BYTES, Settings, Stamp, TASK_SLOTS_MAX, WAIT_MAP_ENTRIES,
@@ -37,8 +38,12 @@ macro_rules! setting {
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BUF_BYTES, 0);
 
+/// `counter::*` for each CPU (at `cpu * counter::LEN + index`: one writer per slot, as in a
+/// per-CPU array), memory-mapped by userspace: read with no bpf() call, so with no capability
+/// on any kernel (before 6.5, every bpf() call needs CAP_BPF where unprivileged BPF is off).
+/// The loader sizes it to the possible CPUs.
 #[map]
-pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::LEN, 0);
+pub static COUNTERS: Array<u64> = Array::with_max_entries(counter::LEN, BPF_F_MMAPABLE);
 
 /// One slot per process (see `zombietrace_common::slot`): who forked it, and whether its wait
 /// or free still needs sending. The loader sizes it to the kernel's pid_max.
@@ -65,8 +70,9 @@ pub static WAIT_ARGS: HashMap<u32, WaitArgs> = HashMap::with_max_entries(WAIT_MA
 
 #[inline(always)]
 pub fn count(index: u32) {
-    if let Some(slot) = COUNTERS.get_ptr_mut(index) {
-        // Per-CPU slot: no other writer.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    if let Some(slot) = COUNTERS.get_ptr_mut(cpu * counter::LEN + index) {
+        // This CPU's slot: no other writer.
         unsafe { *slot += 1 };
     }
 }

@@ -7,6 +7,9 @@ use zombietrace_common::{MAX_NS_LEVELS, TASK_COMM_LEN, zflag};
 use crate::off;
 
 pub const PF_EXITING: u32 = 0x4;
+/// How deep below the `--cgroup` filter's cgroup a process is still found (its own cgroup
+/// included); cgroup trees are a handful of levels deep (a Kubernetes container: 5).
+const MAX_CGROUP_DEPTH: u32 = 32;
 pub const SIGCHLD: u32 = 17;
 const SIG_IGN: u64 = 1;
 const SA_NOCLDWAIT: u64 = 2;
@@ -144,6 +147,27 @@ impl Task {
         let cgroup: *const u8 = read(css_set, off!(css_set_dfl_cgrp))?;
         let kn: *const u8 = read(cgroup, off!(cgroup_kn))?;
         read(kn, off!(kernfs_node_id))
+    }
+
+    /// Whether this task's cgroup (v2) is the one with id `id` or below it: a walk up its
+    /// cgroup directories, at most `MAX_CGROUP_DEPTH` of them. (The kernel's
+    /// bpf_get_current_ancestor_cgroup_id would do, but tracing programs may call it only from
+    /// Linux 6.1 or so.)
+    #[inline(always)]
+    pub fn in_cgroup(self, id: u64) -> Result<bool, i32> {
+        let css_set: *const u8 = read(self.0, off!(task_cgroups))?;
+        let cgroup: *const u8 = read(css_set, off!(css_set_dfl_cgrp))?;
+        let mut kn: *const u8 = read(cgroup, off!(cgroup_kn))?;
+        for _ in 0..MAX_CGROUP_DEPTH {
+            if kn.is_null() {
+                return Ok(false);
+            }
+            if read::<u64>(kn, off!(kernfs_node_id))? == id {
+                return Ok(true);
+            }
+            kn = read(kn, off!(kernfs_node_parent))?;
+        }
+        Ok(false)
     }
 
     /// Level of this task's pid namespace (0 = the initial namespace).

@@ -1,9 +1,7 @@
 //! Building a `ZombieEvent` (shared by the notification and the silent-exit paths) and the
 //! in-kernel filters.
 
-use aya_ebpf::helpers::{
-    bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_ktime_get_ns,
-};
+use aya_ebpf::helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns};
 use zombietrace_common::{TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
 
 use crate::{maps::emit, setting, slots, task::Task};
@@ -39,7 +37,7 @@ pub fn zombie_event(
     let comm = leader.comm()?;
     let parent_leader = parent.group_leader()?;
     let parent_comm = parent_leader.comm()?;
-    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) || !in_cgroup() {
+    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) || !in_cgroup()? {
         slots::mark(tgid, slot::FILTERED);
         return Ok(None);
     }
@@ -96,12 +94,11 @@ fn wanted(
 
 /// With `--cgroup`/`--container`: whether the exiting task (current) is in that cgroup or below.
 #[inline(always)]
-fn in_cgroup() -> bool {
+fn in_cgroup() -> Result<bool, i32> {
     if setting!(flags) & setting::FILTER_CGROUP == 0 {
-        return true;
+        return Ok(true);
     }
-    let (level, id) = (setting!(cgroup_level) as i32, setting!(cgroup_id));
-    unsafe { bpf_get_current_ancestor_cgroup_id(level) == id }
+    Task::current().in_cgroup(setting!(cgroup_id))
 }
 
 /// Compares two command names up to their NUL: older kernels do not clear the bytes after it

@@ -56,6 +56,22 @@ pub enum Command {
     /// --top, the rest as `other`), parents leaking now, leak episodes, and the tracer's own
     /// health (events lost, kernel map refusals, read failures, build info). No pid labels.
     Serve(ServeArgs),
+    /// A live view in the terminal, as top is for CPU: who is leaking zombies, how fast, and
+    /// why (needs root, and a terminal).
+    ///
+    /// The header gives exits/s and reaps/s, zombies outstanding, parents leaking, events lost,
+    /// and zombie-time p50/p99 over the last interval. The table ranks parents worst first:
+    /// pid, command, unit or container, zombies outstanding, the oldest one's age, the rate
+    /// they accumulate per minute, p99 zombie time, how they reap, and the verdict. Enter opens
+    /// a parent: its zombies with their ages, why it does not reap, a histogram of its zombie
+    /// times and a sparkline of its outstanding count.
+    ///
+    /// Keys: q quit; ↑/↓ (j/k), PgUp/PgDn, Home/End move; Enter open; Esc back; / filter
+    /// (any text: pid, command, unit, verdict); < and > (or F6) choose the sort column, 1-9
+    /// sort by that column, r reverse; p or space pause; ? help. Ctrl-C or SIGTERM end the run
+    /// and print the summary, as every zombietrace run does; q leaves without it. NO_COLOR is
+    /// honoured.
+    Top(TopArgs),
     /// Write the man pages or a shell's completions, generated from these definitions (used by
     /// `cargo xtask dist`).
     #[command(hide = true)]
@@ -85,6 +101,19 @@ pub struct ServeArgs {
     /// Stop by itself after this long (for tests and trials; a service runs until SIGTERM).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+#[derive(Debug, Args)]
+// The view is the output: --json does not apply (it is refused, and not offered).
+#[command(mut_arg("json", |a| a.hide(true)))]
+pub struct TopArgs {
+    /// How often the view is refreshed, and the interval its rates and percentiles cover
+    /// (keys respond at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
 
     #[command(flatten)]
     pub trace: TraceArgs,
@@ -200,5 +229,11 @@ mod tests {
         };
         assert_eq!(report.for_, Some(Duration::from_secs(5)));
         assert!(report.trace.json);
+        let cli = Cli::try_parse_from(["zombietrace", "top", "--comm", "sh"]).unwrap();
+        let Some(Command::Top(top)) = cli.command else {
+            panic!("top")
+        };
+        assert_eq!(top.interval, Duration::from_secs(1));
+        assert_eq!(top.trace.comm.as_deref(), Some("sh"));
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use zombietrace_common::{Settings, TASK_COMM_LEN, setting};
 
 use crate::{
-    cli::{ServeArgs, TraceArgs},
+    cli::{ServeArgs, TopArgs, TraceArgs},
     pipeline::filter::Filter,
     sys::{
         cgroup,
@@ -27,6 +27,8 @@ pub enum Mode {
         /// Parent commands with series of their own.
         top: usize,
     },
+    /// A live view in the terminal (`zombietrace top`), refreshed every `interval`.
+    Top { interval: Duration },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +85,30 @@ impl Config {
             },
             proc_root: Some(args.proc_root),
             duration: args.duration,
+            ..Config::from_args(args.trace)?
+        })
+    }
+
+    /// `zombietrace top`: on a terminal only (it draws there).
+    pub fn top(args: TopArgs) -> Result<Config> {
+        anyhow::ensure!(
+            !args.trace.json,
+            "top draws a view in the terminal: for JSON Lines, run zombietrace --json"
+        );
+        anyhow::ensure!(
+            args.interval >= crate::top::MIN_INTERVAL,
+            "--interval must be at least {:?}",
+            crate::top::MIN_INTERVAL
+        );
+        anyhow::ensure!(
+            std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            "top draws in a terminal, and stdout is not one: for a file or a pipe, use \
+             zombietrace report or zombietrace --json"
+        );
+        Ok(Config {
+            mode: Mode::Top {
+                interval: args.interval,
+            },
             ..Config::from_args(args.trace)?
         })
     }
@@ -162,7 +188,6 @@ impl Config {
         if let Some(target) = &self.cgroup {
             settings.flags |= setting::FILTER_CGROUP;
             settings.cgroup_id = target.id;
-            settings.cgroup_level = target.level;
         }
         settings
     }

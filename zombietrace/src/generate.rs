@@ -120,7 +120,12 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        for page in ["zombietrace.1", "zombietrace-ps.1", "zombietrace-report.1"] {
+        for page in [
+            "zombietrace.1",
+            "zombietrace-ps.1",
+            "zombietrace-report.1",
+            "zombietrace-top.1",
+        ] {
             assert!(
                 names.iter().any(|n| n == page),
                 "{page} missing from {names:?}"

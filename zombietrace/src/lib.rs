@@ -6,6 +6,7 @@
 //! - `pipeline/`: decode → tracker (pairs exit with reap) → per-parent statistics and leaks →
 //!   consumers; `trace.rs` runs it: load → loop → shutdown
 //! - `output/`: the consumers (text, JSON Lines, the summary) and the writer thread
+//! - `top/`: `zombietrace top`, the live terminal view (one more consumer)
 //! - `diagnose/`: why a parent is not reaping, from procfs; `ps/`: the `ps` command
 //! - `sys/`: one reader or decoder per fact (procfs files, wait statuses, signal names)
 //! - `spawn/`: the spawner, which makes each zombie case on purpose
@@ -25,6 +26,7 @@ pub mod report;
 pub mod serve;
 pub mod spawn;
 pub mod sys;
+pub mod top;
 pub mod trace;
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             (None, None) => unreachable!("clap requires --for or --from"),
         },
         Some(cli::Command::Serve(args)) => trace::run(Config::serve(args)?),
+        Some(cli::Command::Top(args)) => trace::run(Config::top(args)?),
         None => trace::run(Config::live(cli.trace, cli.duration)?),
         Some(cli::Command::Generate(args)) => generate::run(args),
     }

@@ -127,12 +127,15 @@ async fn trace(config: Config) -> Result<ExitCode> {
             }
             _ = ticker.tick() => {
                 drain(&mut ring.get_mut().0, &mut pipeline);
-                pipeline.tick(monotonic_ns(), probes.counters()?);
+                pipeline.tick(monotonic_ns(), probes.counters());
                 probes.flush_logs();
             }
         }
         if let Err(err) = pipeline.flush() {
             break Err(err);
+        }
+        if pipeline.stop_requested() {
+            break Ok(());
         }
     };
 
@@ -148,7 +151,7 @@ async fn trace(config: Config) -> Result<ExitCode> {
     }
     drain(&mut ring.get_mut().0, &mut pipeline);
     pipeline
-        .finish(monotonic_ns(), probes.counters()?)
+        .finish(monotonic_ns(), probes.counters())
         .context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,8 @@
 //!   ~10,000 exits/s with parents that come and go and pids wrapping around pid_max: every exit
 //!   paired with the right reap, nothing lost, the collector's RSS slope.
 //!
-//! Prints a table per case and the targets met or missed; writes everything to
+//! Prints a table per case, the targets met or missed and the default mode's ratio against the
+//! untraced fork throughput; writes everything to
 //! `target/bench/<timestamp>.json` and `target/bench/latest.json`.
 
 mod measure;
@@ -21,6 +22,7 @@ mod parse;
 mod peers;
 mod report;
 mod scenarios;
+mod scrape;
 mod soak;
 mod soakcheck;
 mod soakreport;
@@ -53,12 +55,13 @@ struct Plan {
     soak: soak::Plan,
 }
 
-const ALL: [Tracer; 7] = [
+const ALL: [Tracer; 8] = [
     Tracer::ZtText,
     Tracer::ZtNull,
     Tracer::ZtJson,
     Tracer::ZtReport,
     Tracer::ZtMinZombie,
+    Tracer::ZtServe,
     Tracer::Exitsnoop,
     Tracer::BpftracePrint,
 ];
@@ -71,6 +74,7 @@ impl Plan {
                 Tracer::ZtText,
                 Tracer::ZtJson,
                 Tracer::ZtReport,
+                Tracer::ZtServe,
                 Tracer::Exitsnoop,
                 Tracer::BpftracePrint,
             ];
@@ -262,6 +266,7 @@ pub fn run(quick: bool, only: &[String], soak_minutes: Option<f64>) -> Result<()
 
     let targets = targets::targets(&r);
     targets::print_targets(&targets);
+    targets::print_default_mode(&r);
     if let Some(note) = &others_note {
         println!();
         println!("WARNING: {note}");

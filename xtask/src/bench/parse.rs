@@ -87,7 +87,11 @@ pub fn read(path: &Path, tracer: Tracer, parents: &[u32], comm: &str) -> Seen {
                     count(f[1], pid, ppid, &parents, &mut zombies, &mut seen);
                 }
             }
-            Tracer::ZtJson | Tracer::ZtReport | Tracer::ZtMinZombie | Tracer::ZtNull => {
+            Tracer::ZtJson
+            | Tracer::ZtReport
+            | Tracer::ZtMinZombie
+            | Tracer::ZtNull
+            | Tracer::ZtServe => {
                 json_line(&line, &parents, &mut zombies, &mut seen);
             }
             Tracer::Exitsnoop => {

@@ -13,7 +13,7 @@ use super::{
     measure::{Throughput, Traced},
     scenarios::{Burst, Scale, Stress},
     soakreport::Soak,
-    targets::{Target, targets},
+    targets::{Target, default_mode, targets},
     tracer::Tracer,
 };
 
@@ -298,6 +298,7 @@ pub fn write_json(dir: &Path, stamp: &str, head: Value, r: &Results) -> Result<P
     doc["stress"] = r.stress.as_ref().map_or(Value::Null, Stress::to_json);
     doc["soak"] = r.soak.as_ref().map_or(Value::Null, Soak::to_json);
     doc["targets"] = targets(r).iter().map(Target::to_json).collect();
+    doc["default_mode"] = json!(default_mode(r));
     doc["errors"] = json!(r.errors);
     let text = serde_json::to_string_pretty(&doc)?;
     let path = dir.join(format!("{stamp}.json"));

@@ -128,6 +128,9 @@ pub fn burst(ctx: &Ctx, per_parent: u64) -> Result<Burst> {
         Tracer::ZtJson,
         &ctx.tmp,
         Some(Stdio::from(write_end)),
+        // Only the loops' processes: on a busy machine others' leaking parents would rank
+        // before the loops in the summary's parents, whose counts the check reads.
+        &["--comm", LOOP_COMM],
     )?;
     let cpu_before = running.cpu_ns();
     // The loop processes stay alive (live parents keep their per-parent counts) until the

@@ -123,6 +123,7 @@ pub fn soak(ctx: &Ctx, plan: Plan) -> Result<Soak> {
         Tracer::ZtJson,
         &ctx.tmp,
         Some(Stdio::from(write_end)),
+        &[],
     )?;
     let (tx, rx) = mpsc::channel::<Msg>();
     let lines_tx = tx.clone();

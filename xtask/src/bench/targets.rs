@@ -126,6 +126,54 @@ pub fn targets(r: &Results) -> Vec<Target> {
     out
 }
 
+/// The default mode (`zombietrace`, text to a file) against the untraced fork throughput, per
+/// workload: what a user who just runs it pays.
+pub fn default_mode(r: &Results) -> Vec<Value> {
+    r.throughput
+        .iter()
+        .filter_map(|t| {
+            let s = t.series.iter().find(|s| s.tracer == Tracer::ZtText)?;
+            Some(json!({
+                "workload": t.workload.key(),
+                "ratio": s.ratio().to_json(),
+                "untraced_per_s": s.untraced_rate().median,
+                "traced_per_s": s.traced_rate().median,
+                "pairs": s.pairs.len(),
+            }))
+        })
+        .collect()
+}
+
+pub fn print_default_mode(r: &Results) {
+    println!();
+    println!(
+        "Default mode (`{}`) against untraced fork throughput (traced / untraced, median of \
+         the pairs):",
+        Tracer::ZtText.name()
+    );
+    let mut any = false;
+    for t in &r.throughput {
+        let Some(s) = t.series.iter().find(|s| s.tracer == Tracer::ZtText) else {
+            continue;
+        };
+        let ratio = s.ratio();
+        println!(
+            "  {:<55} {:.3} ({:.3}–{:.3}; {} pairs): {}/s untraced, {}/s traced",
+            t.workload.name(),
+            ratio.median,
+            ratio.min,
+            ratio.max,
+            s.pairs.len(),
+            int(s.untraced_rate().median as u64),
+            int(s.traced_rate().median as u64)
+        );
+        any = true;
+    }
+    if !any {
+        println!("  not measured (no throughput case ran it)");
+    }
+}
+
 pub fn print_targets(targets: &[Target]) {
     println!();
     println!("Targets");

@@ -14,7 +14,10 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use super::peers::Tools;
+use super::{
+    peers::Tools,
+    scrape::{SERVE_LISTEN, Scraper},
+};
 
 /// bpftrace: one line per exit, like exitsnoop.
 const BPFTRACE_PRINT: &str =
@@ -34,6 +37,8 @@ pub enum Tracer {
     ZtReport,
     /// `zombietrace --min-zombie 1s --json > file`: aggregates, per-event lines filtered out
     ZtMinZombie,
+    /// `zombietrace serve`, its /metrics scraped every second (as Prometheus would)
+    ZtServe,
     /// libbpf-tools `exitsnoop > file`
     Exitsnoop,
     /// `bpftrace -e '… printf(…) …' > file`
@@ -50,6 +55,7 @@ impl Tracer {
             Tracer::ZtJson => "zombietrace --json > file",
             Tracer::ZtReport => "zombietrace report --for",
             Tracer::ZtMinZombie => "zombietrace --min-zombie 1s",
+            Tracer::ZtServe => "zombietrace serve, 1 s scrape",
             Tracer::Exitsnoop => "exitsnoop > file",
             Tracer::BpftracePrint => "bpftrace printf > file",
             Tracer::BpftraceCount => "bpftrace count()",
@@ -64,6 +70,7 @@ impl Tracer {
             Tracer::ZtJson => "zt_json_file",
             Tracer::ZtReport => "zt_report",
             Tracer::ZtMinZombie => "zt_min_zombie",
+            Tracer::ZtServe => "zt_serve",
             Tracer::Exitsnoop => "exitsnoop",
             Tracer::BpftracePrint => "bpftrace_printf",
             Tracer::BpftraceCount => "bpftrace_count",
@@ -78,6 +85,7 @@ impl Tracer {
                 | Tracer::ZtJson
                 | Tracer::ZtReport
                 | Tracer::ZtMinZombie
+                | Tracer::ZtServe
         )
     }
 
@@ -87,7 +95,10 @@ impl Tracer {
     }
 
     pub fn aggregates(self) -> bool {
-        matches!(self, Tracer::ZtReport | Tracer::ZtMinZombie)
+        matches!(
+            self,
+            Tracer::ZtReport | Tracer::ZtMinZombie | Tracer::ZtServe
+        )
     }
 
     /// Where its stdout goes (None: /dev/null).
@@ -112,6 +123,9 @@ impl Tracer {
             Tracer::ZtMinZombie => {
                 cmd.args(["--min-zombie", "1s", "--json"]);
             }
+            Tracer::ZtServe => {
+                cmd.args(["serve", "--listen", SERVE_LISTEN]);
+            }
             Tracer::BpftracePrint => {
                 cmd.args(["-e", BPFTRACE_PRINT]);
             }
@@ -132,6 +146,7 @@ pub struct Running {
     stderr_thread: Option<thread::JoinHandle<()>>,
     /// From spawn to attached.
     pub startup: Duration,
+    scraper: Option<Scraper>,
 }
 
 /// What a collector cost, once it has exited.
@@ -146,17 +161,18 @@ pub struct Stopped {
 }
 
 pub fn start(tools: &Tools, tracer: Tracer, dir: &Path) -> Result<Running> {
-    start_with(tools, tracer, dir, None)
+    start_with(tools, tracer, dir, None, &[])
 }
 
 /// Starts `tracer` with stdout to its file (or /dev/null, or `stdout` when given) and waits
 /// until it is attached: zombietrace says "probes attached" on stderr, bpftrace prints
-/// "Attaching N probes..." first; exitsnoop gets a fixed 1.5 s.
+/// "Attaching N probes..." first; exitsnoop gets a fixed 1.5 s. `extra_args` go after its own.
 pub fn start_with(
     tools: &Tools,
     tracer: Tracer,
     dir: &Path,
     stdout: Option<Stdio>,
+    extra_args: &[&str],
 ) -> Result<Running> {
     let output = if stdout.is_some() {
         None
@@ -172,6 +188,7 @@ pub fn start_with(
     };
     let began = Instant::now();
     let mut cmd = tracer.command(tools);
+    cmd.args(extra_args);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -194,9 +211,13 @@ pub fn start_with(
         stderr,
         stderr_thread: Some(stderr_thread),
         startup: Duration::ZERO,
+        scraper: None,
     };
     running.wait_ready(began)?;
     running.startup = began.elapsed();
+    if tracer == Tracer::ZtServe {
+        running.scraper = Some(Scraper::start());
+    }
     Ok(running)
 }
 
@@ -301,6 +322,12 @@ impl Running {
     /// SIGINT (Ctrl-C: zombietrace prints its summary, bpftrace its maps), then wait4 for its
     /// rusage; SIGKILL after `patience`.
     pub fn stop(mut self, patience: Duration) -> Result<Stopped> {
+        if let Some(scraper) = self.scraper.take() {
+            let scrapes = scraper.finish()?;
+            if scrapes == 0 {
+                bail!("{}: no scrape was made", self.tracer.name());
+            }
+        }
         let pid = self.pid();
         let sent = Instant::now();
         // SAFETY: signalling our own child.

@@ -23,8 +23,8 @@ pub const END: &str = "=== vmtest end ";
 pub const DONE: &str = "=== vmtest done";
 
 /// Busybox applets init uses, in /vmtest/bin (last on PATH); `sh` also serves the tests.
-const APPLETS: [&str; 9] = [
-    "sh", "mount", "mkdir", "poweroff", "uname", "cat", "grep", "sync", "timeout",
+const APPLETS: [&str; 10] = [
+    "sh", "mount", "mkdir", "poweroff", "uname", "cat", "grep", "sync", "timeout", "ip",
 ];
 
 /// What the guest runs.
@@ -147,6 +147,8 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# Loopback, for `serve` and its scrapers (the guest has no other network).
+ip link set lo up
 out={STDOUT_PORT}
 err={STDERR_PORT}
 echo "vmtest: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus" >>$out

@@ -161,9 +161,9 @@ fn select(filters: &[String]) -> Result<Vec<&'static Series>> {
         .collect())
 }
 
-/// Test binaries that check the host's own tools (apt, systemd-analyze, promtool, …) and have
+/// Test binaries that check the host's own tools (apt, systemd-analyze, promtool, strace, …) and have
 /// nothing to do in a guest.
-const HOST_ONLY_TESTS: [&str; 3] = ["deploy", "podman", "prometheus"];
+const HOST_ONLY_TESTS: [&str; 5] = ["deploy", "podman", "prometheus", "ptrace", "top"];
 
 /// Builds the tracer and the integration test binaries; returns the tracer's path and each
 /// `[[test]]` target's (name, executable). The tracer is the static binary `cargo xtask dist`

@@ -21,4 +21,4 @@ pub use diagnosis::{Diagnosis, Facts, diagnose, facts, may_ptrace_read};
 pub use host::ProcHost;
 pub use sigchld::Sigchld;
 pub use users::Users;
-pub use verdict::{exec_hint, verdict};
+pub use verdict::{exec_hint, label, verdict};

@@ -190,6 +190,30 @@ fn cause(d: &Diagnosis, oldest_age_ns: u64) -> String {
     format!("{fix} {USELESS}")
 }
 
+/// The cause in a word or two, for a column (`zombietrace top`): the same causes as [`cause`],
+/// in the same order (the first that applies wins), at most 12 columns wide.
+pub fn label(d: &Diagnosis) -> &'static str {
+    if d.pid == 1 && !d.ns_init {
+        return "init";
+    }
+    match d.state {
+        'T' if !d.traced => return "stopped",
+        'T' | 't' => return "traced",
+        'D' => return "stuck (D)",
+        'Z' => return "main exited",
+        _ => {}
+    }
+    if d.ns_init {
+        return "ctr PID 1";
+    }
+    match (d.sigchld, d.sigchld_blocked) {
+        (Sigchld::Ignored, _) => "ignored late",
+        (_, true) => "SIGCHLD blkd",
+        (Sigchld::Caught, false) => "bad handler",
+        (Sigchld::Default, false) => "never waits",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,5 +447,87 @@ mod tests {
         assert_eq!(exec_hint("zombietrace", &["zombietrace"]), None);
         assert_eq!(exec_hint("sh", &["ls", "cat"]), None);
         assert_eq!(exec_hint("sh", &[]), None);
+    }
+
+    /// Each label goes with its cause: the case that picks a cause picks its label.
+    #[test]
+    fn labels_follow_the_causes() {
+        let cases = [
+            (parent(), "never waits", "never waits for them"),
+            (
+                Diagnosis {
+                    sigchld: Sigchld::Caught,
+                    ..parent()
+                },
+                "bad handler",
+                "the handler is the bug",
+            ),
+            (
+                Diagnosis {
+                    sigchld_blocked: true,
+                    ..parent()
+                },
+                "SIGCHLD blkd",
+                "SIGCHLD is blocked",
+            ),
+            (
+                Diagnosis {
+                    sigchld: Sigchld::Ignored,
+                    sigchld_blocked: true,
+                    ..parent()
+                },
+                "ignored late",
+                "exited before it ignored SIGCHLD",
+            ),
+            (
+                Diagnosis {
+                    state: 'T',
+                    ..parent()
+                },
+                "stopped",
+                "kill -CONT",
+            ),
+            (
+                Diagnosis {
+                    state: 't',
+                    traced: true,
+                    ..parent()
+                },
+                "traced",
+                "under a tracer",
+            ),
+            (
+                Diagnosis {
+                    state: 'D',
+                    ..parent()
+                },
+                "stuck (D)",
+                "stuck in the kernel",
+            ),
+            (
+                Diagnosis {
+                    state: 'Z',
+                    ..parent()
+                },
+                "main exited",
+                "its other threads",
+            ),
+            (
+                Diagnosis {
+                    ns_init: true,
+                    pid: 1,
+                    ..parent()
+                },
+                "ctr PID 1",
+                "does not reap, so every orphan",
+            ),
+            (Diagnosis { pid: 1, ..parent() }, "init", "it is init"),
+        ];
+        for (d, label_, words) in cases {
+            let v = verdict(&d, 2, 1_000_000_000);
+            assert!(v.contains(words), "{label_}: {v}");
+            assert_eq!(label(&d), label_, "{v}");
+            assert!(label_.len() <= 12);
+        }
     }
 }

@@ -4,13 +4,13 @@
 use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, RingBuf},
     programs::{Program, ProgramError, RawTracePoint, TracePoint},
 };
 use aya_log::EbpfLogger;
-use zombietrace_common::{Settings, TASK_SLOTS_MAX, counter, slot};
+use zombietrace_common::{PARENT_MAP_ENTRIES, Settings, TASK_SLOTS_MAX, counter, slot};
 
-use super::{btf::Btf, offsets, privilege, tracefs};
+use super::{btf::Btf, counters, offsets, privilege, tracefs};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/zombietrace"));
 
@@ -64,7 +64,7 @@ pub struct Probes {
     ebpf: Option<Ebpf>,
     /// The programs' own warnings (aya-log), forwarded to stderr through `log`.
     logger: Option<EbpfLogger<&'static dyn log::Log>>,
-    counters: PerCpuArray<MapData, u64>,
+    counters: counters::CounterPage,
     pub attached: usize,
 }
 
@@ -89,6 +89,15 @@ fn task_slots() -> u32 {
     }
     let pid_max = crate::sys::proc::pid_max().unwrap_or(TASK_SLOTS_MAX);
     pid_max.clamp(1024, TASK_SLOTS_MAX)
+}
+
+/// Entries of the first-parent hash: `PARENT_MAP_ENTRIES`, or fewer with
+/// `ZOMBIETRACE_PARENT_MAP_ENTRIES=N` (for tests: a full map must be counted and shown).
+fn parent_map_entries() -> u32 {
+    std::env::var("ZOMBIETRACE_PARENT_MAP_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(PARENT_MAP_ENTRIES, |n| n.clamp(1, PARENT_MAP_ENTRIES))
 }
 
 /// Seeds the first parents of the processes that exist already, before attaching, so that
@@ -135,12 +144,17 @@ impl Probes {
             "this kernel has io_uring's IORING_OP_WAITID but not as zombietrace knows it",
         )?;
         raise_memlock_limit();
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(what, err)| anyhow::anyhow!("{what}: {err}"))
+            .context("counting the possible CPUs")? as u32;
         let mut settings = settings;
         settings.task_slots = task_slots();
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("TASKS", settings.task_slots)
             .map_max_entries("WAIT_ENTERED", settings.task_slots)
             .map_max_entries("SIGCHLD_DELIVERED", settings.task_slots)
+            .map_max_entries("COUNTERS", counters::entries(cpus))
+            .map_max_entries("ORIG_PARENT", parent_map_entries())
             .override_global("OFFSETS", &offsets, true)
             .override_global("SETTINGS", &settings, true)
             .load(OBJECT)
@@ -195,7 +209,8 @@ impl Probes {
             }
         };
         let events = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map")?)?;
-        let counters = PerCpuArray::try_from(ebpf.take_map("COUNTERS").context("COUNTERS map")?)?;
+        let counters =
+            counters::CounterPage::map(ebpf.take_map("COUNTERS").context("COUNTERS map")?, cpus)?;
         let probes = Probes {
             ebpf: Some(ebpf),
             logger,
@@ -234,15 +249,15 @@ impl Probes {
         }
     }
 
-    pub fn counters(&self) -> Result<Counters> {
-        let sum =
-            |index: u32| -> Result<u64> { Ok(self.counters.get(&index, 0)?.iter().copied().sum()) };
-        Ok(Counters {
-            lost: sum(counter::RINGBUF_LOST)?,
-            parent_map_full: sum(counter::PARENT_MAP_FULL)?,
-            wait_map_full: sum(counter::WAIT_MAP_FULL)?,
-            read_failed: sum(counter::READ_FAILED)?,
-        })
+    /// Read from memory: works with no capability left.
+    pub fn counters(&self) -> Counters {
+        let page = &self.counters;
+        Counters {
+            lost: page.get(counter::RINGBUF_LOST),
+            parent_map_full: page.get(counter::PARENT_MAP_FULL),
+            wait_map_full: page.get(counter::WAIT_MAP_FULL),
+            read_failed: page.get(counter::READ_FAILED),
+        }
     }
 }
 

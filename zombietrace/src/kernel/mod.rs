@@ -2,6 +2,7 @@
 //! loading/attaching the programs.
 
 pub mod btf;
+pub mod counters;
 pub mod least_privilege;
 pub mod loader;
 pub mod offsets;

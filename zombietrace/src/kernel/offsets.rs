@@ -45,6 +45,8 @@ pub fn resolve(btf: &Btf, tracefs_root: &Path) -> Result<Offsets> {
         css_set_dfl_cgrp: field(btf, "css_set", "dfl_cgrp")?,
         cgroup_kn: field(btf, "cgroup", "kn")?,
         kernfs_node_id: sized(btf, "kernfs_node", "id", 8)?,
+        kernfs_node_parent: field(btf, "kernfs_node", "parent")
+            .or_else(|_| field(btf, "kernfs_node", "__parent"))?,
         ..Offsets::default()
     };
     if upid_size == 0 {

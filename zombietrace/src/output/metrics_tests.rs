@@ -1,4 +1,5 @@
 use super::*;
+use crate::output::exposition::{render, render_classic};
 use crate::pipeline::{
     event::{Reap, ReapCall, Since, Zombie},
     parents::Parents,

@@ -5,6 +5,7 @@
 //! To add an output: implement `Consumer` in a file of its own and add it in [`consumers`].
 
 pub mod escape;
+pub mod exposition;
 pub mod json;
 pub mod lines;
 pub mod metrics;
@@ -49,7 +50,8 @@ pub fn consumers(
     (stream, out): (&'static str, impl Write + Send + 'static),
     kernel_release: &str,
 ) -> io::Result<Outputs> {
-    let sink = (stream, sink::Sink::spawn(out, sink::queue_limit())?);
+    // The writer thread, for the outputs that write lines.
+    let sink = move || io::Result::Ok((stream, sink::Sink::spawn(out, sink::queue_limit())?));
     let filter = config.filter.clone();
     let mut outputs = match &config.mode {
         Mode::Live | Mode::Report => {
@@ -64,18 +66,24 @@ pub fn consumers(
                 lines::Select::Summary
             };
             Outputs {
-                consumers: vec![Box::new(lines::Lines::new(format, filter, select, sink))],
+                consumers: vec![Box::new(lines::Lines::new(format, filter, select, sink()?))],
                 registry: None,
             }
         }
         Mode::Serve { top, .. } => {
             let (metrics, registry) = metrics::Metrics::new(*top, kernel_release);
-            let log = lines::Lines::new(Box::new(json::Json), filter, lines::Select::Leaks, sink);
+            let log =
+                lines::Lines::new(Box::new(json::Json), filter, lines::Select::Leaks, sink()?);
             Outputs {
                 consumers: vec![Box::new(metrics), Box::new(log)],
                 registry: Some(registry),
             }
         }
+        // Draws on the terminal itself; the summary, after it, is text on stdout.
+        Mode::Top { interval } => Outputs {
+            consumers: vec![Box::new(crate::top::Top::new(*interval, clock)?)],
+            registry: None,
+        },
     };
     if let Some(path) = &config.record {
         let file = std::fs::File::create(path)

@@ -61,6 +61,11 @@ pub trait Consumer {
     /// The periodic tick, after the pipeline's own: the state as it stands, for consumers that
     /// show state rather than events (metrics, a live view).
     fn tick(&mut self, _view: &View<'_>) {}
+    /// Whether this consumer asks the run to end (a live view whose user pressed q): the loop
+    /// asks after each flush, then ends the run as on SIGTERM (detach, `finish`).
+    fn stop_requested(&self) -> bool {
+        false
+    }
     /// The run is over: the last events are in, and here is the summary.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
 }
@@ -163,6 +168,11 @@ impl Pipeline {
     /// Hands what the consumers hold on (after every batch of records).
     pub fn flush(&mut self) -> io::Result<()> {
         self.consumers.iter_mut().try_for_each(|c| c.flush())
+    }
+
+    /// Whether a consumer asks the run to end.
+    pub fn stop_requested(&self) -> bool {
+        self.consumers.iter().any(|c| c.stop_requested())
     }
 
     /// Ends the run at `now_ns`: frees already seen close their books without waiting out the

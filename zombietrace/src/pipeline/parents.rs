@@ -41,6 +41,9 @@ pub struct Parent {
     pub latency: Histogram,
     pub ask: Histogram,
     pub wake: Histogram,
+    /// When its SIGCHLD handler began, from the zombie moment (reaps where it ran one): for the
+    /// verdict only.
+    pub handler: Histogram,
     /// Since when it is leaking, and why.
     pub leaking: Option<(u64, LeakReason)>,
     /// Leak episodes so far.
@@ -171,6 +174,9 @@ impl Parents {
                     if let (Some(ask), Some(wake)) = (r.phases.ask_ns, r.phases.wake_ns) {
                         parent.ask.record(ask);
                         parent.wake.record(wake);
+                    }
+                    if let Some(handler) = r.phases.handler_ns {
+                        parent.handler.record(handler);
                     }
                 }
             }

@@ -59,12 +59,37 @@ impl Phases {
 const SLOW_NS: u64 = 10_000_000;
 
 /// For a parent whose reaps are slow, which phase dominates, in words a person acts on;
-/// `zombie` is its zombie-time distribution, `ask` and `wake` its phases'.
-pub fn slow_reaper(zombie: &Latency, ask: &Latency, wake: &Latency) -> Option<String> {
+/// `zombie` is its zombie-time distribution, `ask` and `wake` its phases', `handler` when its
+/// SIGCHLD handler began (for reaps where one ran).
+pub fn slow_reaper(
+    zombie: &Latency,
+    ask: &Latency,
+    wake: &Latency,
+    handler: &Latency,
+) -> Option<String> {
     if zombie.count == 0 || zombie.p50.max(zombie.p99) < SLOW_NS || ask.count + wake.count == 0 {
         return None;
     }
     let (a50, w50, w99) = (format_ns(ask.p50), format_ns(wake.p50), format_ns(wake.p99));
+    let h50 = format_ns(handler.p50);
+    // Asking late while a SIGCHLD handler runs: either the handler itself starts late (most of
+    // the ask is spent before it), or it runs in time and the wait comes later.
+    if ask.p50 >= wake.p99 && handler.count > 0 {
+        return Some(
+            if handler.p50.saturating_mul(10) >= ask.p50.saturating_mul(9) {
+                format!(
+                    "reaps in its SIGCHLD handler, but the handler starts late (handler p50 {h50} \
+                 after the exit; ask p50 {a50}; wake p50 {w50}): SIGCHLD is blocked or the \
+                 process is busy; unblock SIGCHLD sooner, or also reap from its main loop"
+                )
+            } else {
+                format!(
+                    "catches SIGCHLD in time (handler p50 {h50}) but calls wait only later (ask p50 \
+                 {a50}; wake p50 {w50}): reap in the handler, or right after it"
+                )
+            },
+        );
+    }
     Some(if ask.p50 >= wake.p99 {
         format!(
             "reaps late because it calls wait late: every ~{a50} (ask p50 {a50}; wake p50 \
@@ -150,21 +175,58 @@ mod tests {
 
     #[test]
     fn the_dominant_phase_is_named() {
+        let none = Latency::default();
         let v = slow_reaper(
             &lat(300 * MS, 310 * MS),
             &lat(298 * MS, 305 * MS),
             &lat(40_000, 60_000),
+            &none,
         )
         .unwrap();
         assert!(v.contains("calls wait late: every ~298.0ms"), "{v}");
-        let v = slow_reaper(&lat(12 * MS, 15 * MS), &lat(0, 0), &lat(11 * MS, 12 * MS)).unwrap();
+        let v = slow_reaper(
+            &lat(12 * MS, 15 * MS),
+            &lat(0, 0),
+            &lat(11 * MS, 12 * MS),
+            &none,
+        )
+        .unwrap();
         assert!(
             v.contains("blocked in wait but runs late (wake p99 12.0ms"),
             "{v}"
         );
         assert_eq!(
-            slow_reaper(&lat(50_000, 90_000), &lat(0, 0), &lat(50_000, 90_000)),
+            slow_reaper(
+                &lat(50_000, 90_000),
+                &lat(0, 0),
+                &lat(50_000, 90_000),
+                &none
+            ),
             None
+        );
+        // A handler that starts 99 ms after the exit, then reaps at once.
+        let v = slow_reaper(
+            &lat(100 * MS, 101 * MS),
+            &lat(99 * MS + 900_000, 100 * MS),
+            &lat(10_000, 20_000),
+            &lat(99 * MS + 890_000, 100 * MS),
+        )
+        .unwrap();
+        assert!(
+            v.contains("the handler starts late (handler p50 99.9ms"),
+            "{v}"
+        );
+        // A handler that runs at once, and a wait 300 ms later.
+        let v = slow_reaper(
+            &lat(300 * MS, 310 * MS),
+            &lat(298 * MS, 305 * MS),
+            &lat(40_000, 60_000),
+            &lat(20_000, 30_000),
+        )
+        .unwrap();
+        assert!(
+            v.contains("catches SIGCHLD in time (handler p50 20us)"),
+            "{v}"
         );
     }
 }

@@ -59,6 +59,7 @@ impl ParentSummary {
                     &Latency::of(&p.latency),
                     &Latency::of(&p.ask),
                     &Latency::of(&p.wake),
+                    &Latency::of(&p.handler),
                 )
                 .map(|why| format!("{} (pid {}) {why}", p.comm, p.pid))
             }),

@@ -30,6 +30,8 @@ pub enum Msg {
         start_ns: u64,
         end_ns: u64,
     },
+    /// contended: the CPU hog's first reading once it began spinning, and its last.
+    Hog { start_ns: u64, end_ns: u64 },
     /// A fatal error in another process of the spawner.
     Error { message: String },
 }

@@ -100,6 +100,23 @@ pub fn reset_inherited() {
     }
 }
 
+/// Blocks or unblocks `sig` for the calling thread (the spawner's processes have one).
+pub fn set_blocked(sig: libc::c_int, blocked: bool) {
+    let how = if blocked {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: a valid signal set and sigprocmask; a pending unblocked signal is delivered on the
+    // way out.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(how, &set, ptr::null_mut());
+    }
+}
+
 /// In a forked child: default actions for the stop signals and SIGCHLD, nothing blocked.
 pub fn reset_in_child() {
     // SAFETY: plain signal-state changes in a fresh child.

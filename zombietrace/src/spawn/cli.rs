@@ -34,6 +34,15 @@ pub enum Scenario {
     IoUring(IoUringArgs),
     /// Load generator: parallel parents loop fork → child exit → reap.
     Storm(StormArgs),
+    /// Slow to ask: the parent polls with wait4(WNOHANG) every --poll, so a child waits up to
+    /// that long as a zombie (the ask phase).
+    Poll(PollArgs),
+    /// Slow to wake: the parent blocks in wait4, but a SCHED_FIFO hog takes its CPU for --burst
+    /// when the child exits (the wake phase). Needs root and two CPUs.
+    Contended(ContendedArgs),
+    /// The parent reaps in its SIGCHLD handler (waitpid(-1, WNOHANG) in a loop), with SIGCHLD
+    /// blocked for --block first (the handler starts late).
+    Handler(HandlerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -280,6 +289,54 @@ pub struct StormArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Number of children (they exit at once).
+    #[arg(long, default_value_t = 1)]
+    pub children: u32,
+    #[command(flatten)]
+    pub fate: FateArgs,
+    /// Time between polls; the first poll comes this long after the fork.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub poll: Duration,
+    /// Ground truth as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContendedArgs {
+    /// Number of children, one burst each (one after the other, with a rest as long as a burst).
+    #[arg(long, default_value_t = 1)]
+    pub children: u32,
+    #[command(flatten)]
+    pub fate: FateArgs,
+    /// How long the hog spins on the parent's CPU (10ms..=500ms).
+    #[arg(long, default_value = "150ms", value_parser = parse_duration)]
+    pub burst: Duration,
+    /// The child exits this long into the burst (less than --burst).
+    #[arg(long, default_value = "30ms", value_parser = parse_duration)]
+    pub exit_at: Duration,
+    /// Ground truth as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HandlerArgs {
+    /// Number of children (they exit at once).
+    #[arg(long, default_value_t = 1)]
+    pub children: u32,
+    #[command(flatten)]
+    pub fate: FateArgs,
+    /// How long the parent keeps SIGCHLD blocked after forking (0: its handler runs at once).
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub block: Duration,
+    /// Ground truth as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
 impl Scenario {
     pub fn name(&self) -> &'static str {
         match self {
@@ -295,6 +352,9 @@ impl Scenario {
             Scenario::ExecLeak(_) => "exec-leak",
             Scenario::IoUring(_) => "io-uring",
             Scenario::Storm(_) => "storm",
+            Scenario::Poll(_) => "poll",
+            Scenario::Contended(_) => "contended",
+            Scenario::Handler(_) => "handler",
         }
     }
 
@@ -309,6 +369,9 @@ impl Scenario {
             Scenario::ExecLeak(a) => a.json,
             Scenario::IoUring(a) => a.json,
             Scenario::Storm(a) => a.json,
+            Scenario::Poll(a) => a.json,
+            Scenario::Contended(a) => a.json,
+            Scenario::Handler(a) => a.json,
         }
     }
 }

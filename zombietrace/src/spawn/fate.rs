@@ -57,12 +57,8 @@ impl Fate {
 /// Raises `sig` with its default action restored and unblocked (so it kills the process).
 pub fn raise_default(sig: i32) {
     // SAFETY: signal-state changes in a process that is about to die.
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
-        libc::raise(sig);
-    }
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
+    super::cleanup::set_blocked(sig, false);
+    // SAFETY: as above.
+    unsafe { libc::raise(sig) };
 }

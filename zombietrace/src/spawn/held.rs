@@ -47,10 +47,7 @@ fn set_sigchld(kind: Kind) -> anyhow::Result<()> {
         match kind {
             Kind::Never => return Ok(()),
             Kind::Blocked => {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigaddset(&mut set, libc::SIGCHLD);
-                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                cleanup::set_blocked(libc::SIGCHLD, true);
                 return Ok(());
             }
             Kind::Ignore => sa.sa_sigaction = libc::SIG_IGN,

@@ -16,6 +16,9 @@ pub const MAX_PARENTS: u32 = 64;
 pub const MAX_RATE: f64 = 200_000.0;
 /// Every duration: a scenario is a test fixture, not a daemon.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// contended: the hog's burst takes a whole CPU from everything else on it.
+pub const MAX_BURST: Duration = Duration::from_millis(500);
+pub const MAX_CONTENDED_CHILDREN: u32 = 20;
 /// Memory touched by one child before it exits.
 pub const MAX_TOUCH_MIB: u32 = 4096;
 
@@ -156,6 +159,39 @@ impl Scenario {
                 check_children(a.children, 1)?;
                 a.fate.check(a.children)?;
                 check_duration("delay", a.delay)
+            }
+            Scenario::Poll(a) => {
+                check_children(a.children, 1)?;
+                a.fate.check(a.children)?;
+                ensure!(
+                    a.poll >= Duration::from_micros(100) && a.poll <= Duration::from_secs(60),
+                    "--poll must be between 100us and 1m"
+                );
+                Ok(())
+            }
+            Scenario::Contended(a) => {
+                ensure!(
+                    (1..=MAX_CONTENDED_CHILDREN).contains(&a.children),
+                    "--children {} is out of range: 1..={MAX_CONTENDED_CHILDREN} (each costs a \
+                     burst of a whole CPU)",
+                    a.children
+                );
+                a.fate.check(1)?;
+                ensure!(
+                    a.burst >= Duration::from_millis(10) && a.burst <= MAX_BURST,
+                    "--burst must be between 10ms and 500ms: the hog takes a whole CPU from \
+                     everything else on it"
+                );
+                ensure!(
+                    a.exit_at < a.burst,
+                    "--exit-at must be shorter than --burst: the child exits during the burst"
+                );
+                Ok(())
+            }
+            Scenario::Handler(a) => {
+                check_children(a.children, 1)?;
+                a.fate.check(a.children)?;
+                check_duration("block", a.block)
             }
             Scenario::Storm(a) => {
                 ensure!(

@@ -12,21 +12,27 @@
 //! memory every process of the spawner shares), `cleanup` (signals, lifeline, registry), `session`
 //! (the top's waits, forks, reaps), `channel` (messages to the top). Scenarios: `direct`
 //! (delayed, wnowait), `held` (never, ignore, nocldwait, caught-no-wait, blocked) with
-//! `release` (the top's side of a hold), `orphan`, `threaded`, `exec_leak`, `io_uring`, `storm`.
+//! `release` (the top's side of a hold), `orphan`, `threaded`, `exec_leak`, `io_uring`, `storm`;
+//! and one per phase of a slow reap: `poll` (ask), `contended` (wake, with `sched`: CPUs and
+//! priorities), `handler` (a reap in the SIGCHLD handler).
 
 mod channel;
 mod cleanup;
 mod cli;
+mod contended;
 mod direct;
 mod exec_leak;
 mod exit_stamp;
 mod fate;
+mod handler;
 mod held;
 mod io_uring;
 mod limits;
 mod orphan;
+mod poll;
 mod process;
 mod release;
+mod sched;
 mod session;
 mod storm;
 mod threaded;
@@ -85,6 +91,9 @@ pub fn run(args: SpawnArgs) -> anyhow::Result<ExitCode> {
         Scenario::ExecLeak(a) => exec_leak::run(&mut s, a),
         Scenario::IoUring(a) => io_uring::run(&mut s, a),
         Scenario::Storm(a) => storm::run(&mut s, a),
+        Scenario::Poll(a) => poll::run(&mut s, a),
+        Scenario::Contended(a) => contended::run(&mut s, a),
+        Scenario::Handler(a) => handler::run(&mut s, a),
     };
     // Whatever happened, nothing the spawner made outlives this point.
     s.reg.shutdown();
@@ -117,5 +126,8 @@ fn children(sc: &Scenario) -> u32 {
         Scenario::ExecLeak(a) => a.children,
         Scenario::IoUring(a) => a.children,
         Scenario::Storm(a) => a.parents,
+        Scenario::Poll(a) => a.children,
+        Scenario::Contended(_) => 2, // one child and its hog at a time
+        Scenario::Handler(a) => a.children,
     }
 }

@@ -80,6 +80,16 @@ pub struct ChildRecord {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
+    /// `handler`: CLOCK_MONOTONIC ns when the run of the parent's SIGCHLD handler that reaped it
+    /// began (its first reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler_entry_ns: Option<u64>,
+    /// `contended`: CLOCK_MONOTONIC ns when the CPU hog on the parent's CPU began spinning, and
+    /// its last reading before it stopped: the parent could not run in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hog_start_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hog_end_ns: Option<u64>,
 }
 
 impl ChildRecord {
@@ -106,6 +116,9 @@ impl ChildRecord {
             exit_code: r.status.exit_code,
             signal: r.status.signal,
             core_dumped: r.status.core_dumped,
+            handler_entry_ns: None,
+            hog_start_ns: None,
+            hog_end_ns: None,
         }
     }
 
@@ -125,6 +138,9 @@ impl ChildRecord {
             exit_code: st.exit_code,
             signal: st.signal,
             core_dumped: st.core_dumped,
+            handler_entry_ns: None,
+            hog_start_ns: None,
+            hog_end_ns: None,
         }
     }
 
@@ -135,6 +151,43 @@ impl ChildRecord {
             core_dumped: self.core_dumped,
         }
     }
+}
+
+/// The moments that explain a slow reap, as the phase scenarios saw them, counted from the
+/// child's last reading (the zombie moment is right after it).
+fn phases_text(r: &ChildRecord) -> String {
+    let Some(exiting) = r.exiting_ns else {
+        return String::new();
+    };
+    let after = |t: u64| format_ns(t.saturating_sub(exiting));
+    let mut text = String::new();
+    if let Some(h) = r.handler_entry_ns {
+        text.push_str(&format!(
+            "; its SIGCHLD handler began {} after it exited",
+            after(h)
+        ));
+    }
+    if let (Some(start), Some(end)) = (r.hog_start_ns, r.hog_end_ns) {
+        text.push_str(&format!(
+            "; a CPU hog held the parent's CPU for {} (until {} after it exited)",
+            format_ns(end.saturating_sub(start)),
+            after(end)
+        ));
+    }
+    match r.reap_call_ns.filter(|_| r.zombie_ns.is_none()) {
+        Some(call) if call < exiting => text.push_str(&format!(
+            "; the parent was already waiting (its call began {} before the exit)",
+            format_ns(exiting - call)
+        )),
+        Some(call) => {
+            text.push_str(&format!(
+                "; the reaping call began {} after it exited",
+                after(call)
+            ));
+        }
+        None => {}
+    }
+    text
 }
 
 /// Counts and scenario extras of the `done` line.
@@ -152,7 +205,10 @@ pub struct Done {
     /// wnowait: how many WNOWAIT peeks were made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peeks: Option<u64>,
-    /// caught-no-wait / nocldwait: SIGCHLDs the parent's handler caught.
+    /// poll: how many wait4(WNOHANG) polls were made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub polls: Option<u64>,
+    /// caught-no-wait / nocldwait / handler: SIGCHLDs the parent's handler caught.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sigchld: Option<u64>,
     /// storm: the parents, the children they reaped, and the achieved rate.
@@ -277,11 +333,12 @@ impl Reporter {
             "reaped by init".to_string()
         };
         self.line(&format!(
-            "{}: child {} (parent {}) {}; {how}",
+            "{}: child {} (parent {}) {}; {how}{}",
             self.scenario,
             record.pid,
             record.ppid,
-            record.status().describe()
+            record.status().describe(),
+            phases_text(record)
         ))
     }
 
@@ -315,6 +372,9 @@ impl Reporter {
         }
         if let Some(peeks) = done.peeks {
             text.push_str(&format!("; {peeks} WNOWAIT peeks"));
+        }
+        if let Some(polls) = done.polls {
+            text.push_str(&format!("; {polls} wait4(WNOHANG) polls"));
         }
         if let Some(n) = done.sigchld {
             text.push_str(&format!("; the parent caught {n} SIGCHLD"));
