@@ -73,8 +73,14 @@ fn keeps_only_cap_sys_ptrace_and_still_diagnoses() {
     let leak = leak_of(&mut tracer, parent);
     let d = &leak["diagnosis"];
     assert_eq!(d["pid"], parent, "{leak}");
-    // Where it sleeps is shown only to a reader that may ptrace it: CAP_SYS_PTRACE works.
-    assert!(d["wchan"].is_string(), "{leak}");
+    // Where it sleeps is shown only to a reader that may ptrace it: CAP_SYS_PTRACE works. (On
+    // x86 before 5.16 the kernel finds it by walking frame pointers, which kernels built with
+    // the ORC unwinder lack: it often says 0 there, for anyone.)
+    assert_ne!(d["wchan_hidden"], true, "{leak}");
+    assert!(
+        d["wchan"].is_string() || !support::kernel_at_least(5, 16),
+        "{leak}"
+    );
     assert!(
         leak["verdict"].as_str().unwrap().contains("never waits"),
         "{leak}"

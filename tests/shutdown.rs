@@ -68,7 +68,9 @@ fn ctrl_c_during_a_fork_storm_detaches_everything() {
     let took = started.elapsed();
     unsafe { libc::kill(storm.id() as i32, libc::SIGTERM) };
     let _ = storm.wait();
-    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    // Prompt on hardware; an emulated CPU on a busy host runs the detach several times slower.
+    let limit = Duration::from_secs(if support::late_wakeups() { 20 } else { 5 });
+    assert!(took < limit, "stopping took {took:?}");
     // Under an emulated CPU on a busy host a storm makes only some tens of children a second.
     assert!(
         summary["zombies"].as_u64().unwrap() > 20,

@@ -230,7 +230,12 @@ fn a_poller_and_a_handler_time_the_calls_that_reap() {
     assert_eq!(got.len(), 3);
     for c in &got {
         let entry = num(c, "handler_entry_ns");
-        assert!(entry - num(c, "exiting_ns") >= 45 * MS, "{c}");
+        // 50 ms after the fork: after the child's exit, 45 ms or more unless the child ran late.
+        assert!(entry > num(c, "exiting_ns"), "{c}");
+        assert!(
+            support::late_wakeups() || entry - num(c, "exiting_ns") >= 45 * MS,
+            "{c}"
+        );
         assert!(
             entry <= num(c, "reap_call_ns"),
             "the call is in the handler: {c}"

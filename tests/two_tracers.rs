@@ -242,8 +242,10 @@ fn two_tracers_each_see_everything_and_detach_alone() {
     unsafe { libc::kill(service.pid() as i32, libc::SIGINT) };
     let (service_events, service_summary) = service.stop_after_signal();
     let service_stop = sigint.elapsed();
+    // As tests/shutdown.rs: prompt on hardware, several times slower under an emulated CPU.
+    let limit = Duration::from_secs(if support::late_wakeups() { 20 } else { 5 });
     assert!(
-        service_stop < Duration::from_secs(5),
+        service_stop < limit,
         "the service took {service_stop:?} to stop"
     );
     assert_clean_summary("service", &service_summary);
