@@ -2,7 +2,7 @@
 //! per-parent statistics and leak detection → every consumer, in order.
 //!
 //! - `decode.rs`: raw ring-buffer record → [`kernel_event::KernelEvent`]
-//! - `tracker.rs`: kernel events → lifecycle [`event::Event`]s (zombie, reap)
+//! - `tracker/`: kernel events → lifecycle [`event::Event`]s (zombie, reap)
 //! - `parents.rs`: per-parent counts, zombie-time histograms, leaks (complete when made)
 //! - `summary.rs`: the end-of-run summary, built in one place
 //!

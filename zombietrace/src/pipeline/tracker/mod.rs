@@ -8,12 +8,14 @@ use std::{
 
 use super::{
     Host,
-    event::{Adopted, Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
+    event::{Event, Reap, ReapCall, ReapKind, ReaperRole, Since, Zombie},
     filter::Filter,
-    kernel_event::{Call, KernelEvent, Reparent, ThreadExit, WaitReturn, ZombieExit},
-    phases::{Moments, Phases},
+    kernel_event::{KernelEvent, ZombieExit},
+    phases::Phases,
 };
 use crate::sys::{cgroup::Cgroup, workload::classify};
+
+mod releases;
 
 /// How long after a task's free the books are closed when no wait call claimed it: a wait's
 /// return can reach the ring buffer a little after the (RCU-delayed) free on another CPU.
@@ -210,131 +212,6 @@ impl Tracker {
         }
     }
 
-    fn on_reparent(&mut self, r: Reparent, host: &dyn Host, out: &mut Vec<Event>) {
-        let Some(tgid) = self.find(r.old_ppid, r.new_parent_ns_level, r.ns_pid) else {
-            return;
-        };
-        let Some(open) = self.open.get_mut(&tgid) else {
-            return;
-        };
-        open.zombie.ppid = r.new_ppid;
-        open.zombie.parent_comm = r.new_parent_comm.clone();
-        open.reparented = true;
-        if r.autoreap.is_none() && open.announced {
-            out.push(Event::Adopted(Adopted {
-                ts_ns: r.ts_ns,
-                pid: tgid,
-                ppid: r.new_ppid,
-                parent_comm: r.new_parent_comm.clone(),
-            }));
-        }
-        if r.autoreap.is_some() {
-            let open = self.remove(tgid).expect("present");
-            let role = host.role(r.new_ppid);
-            let release = Release {
-                phases: None,
-                ts_ns: r.ts_ns,
-                reaper_pid: r.new_ppid,
-                reaper_comm: r.new_parent_comm,
-                kind: ReapKind::Reparented,
-                call: Some(ReapCall::Autoreap),
-                role: Some(role),
-                approx: false,
-            };
-            self.record_reap(open.zombie, release, out);
-        }
-    }
-
-    fn on_wait(&mut self, w: WaitReturn, host: &dyn Host, out: &mut Vec<Event>) {
-        let found = self
-            .find(w.reaper_tgid, w.ns_level, w.pid)
-            .filter(|tgid| self.open[tgid].zombie.ts_ns <= w.ts_ns);
-        let Some(tgid) = found else {
-            self.stats.unmatched_waits += 1;
-            return;
-        };
-        if let Some(open) = self.open.get_mut(&tgid)
-            && open.tracer == Some(w.reaper_tgid)
-            && open.zombie.ppid != w.reaper_tgid
-        {
-            // The ptracer collected the exit: not a reap; the real parent's wait will be.
-            open.tracer = None;
-            open.traced_until = Some(w.ts_ns);
-            return;
-        }
-        let open = self.remove(tgid).expect("present");
-        let adopted = open.reparented || open.zombie.ppid != w.reaper_tgid;
-        let (kind, role) = if adopted {
-            (ReapKind::Reparented, Some(host.role(w.reaper_tgid)))
-        } else if w.call == Call::Wait4 {
-            (ReapKind::Wait4, None)
-        } else if w.call == Call::IoUringWaitid {
-            (ReapKind::IoUring, None)
-        } else {
-            (ReapKind::Waitid, None)
-        };
-        let mut zombie = open.zombie;
-        if let Some(status) = w.status {
-            zombie.status = status;
-        }
-        let approx = zombie.since != Since::Notified;
-        let phases = (zombie.since != Since::TracingStart).then(|| {
-            Phases::of(&Moments {
-                zombie: zombie.ts_ns,
-                traced_until: open.traced_until,
-                entered: w.entered_ns,
-                returned: w.ts_ns,
-                sigchld: w.sigchld_ns,
-            })
-        });
-        let release = Release {
-            phases,
-            ts_ns: w.ts_ns,
-            reaper_pid: w.reaper_tgid,
-            reaper_comm: w.comm,
-            kind,
-            call: Some(match w.call {
-                Call::Wait4 => ReapCall::Wait4,
-                Call::Waitid => ReapCall::Waitid,
-                Call::WaitidPidfd => ReapCall::WaitidPidfd,
-                Call::IoUringWaitid => ReapCall::IoUringWaitid,
-            }),
-            role,
-            approx,
-        };
-        self.record_reap(zombie, release, out);
-    }
-
-    fn on_thread_exit(&mut self, t: ThreadExit, out: &mut Vec<Event>) {
-        let zombie = Zombie {
-            pid: t.tid,
-            nspid: None,
-            ppid: t.tgid,
-            parent_start_ns: None,
-            comm: t.comm.clone(),
-            parent_comm: t.comm.clone(),
-            status: t.status,
-            start_ns: None,
-            ts_ns: t.ts_ns,
-            since: Since::ExitStart,
-            cgroup: None,
-            parent_cgroup: None,
-        };
-        if self.filter.wants(&zombie, None) {
-            let release = Release {
-                phases: None,
-                ts_ns: t.ts_ns,
-                reaper_pid: t.tgid,
-                reaper_comm: t.comm,
-                kind: ReapKind::Thread,
-                call: None,
-                role: None,
-                approx: false,
-            };
-            self.record_reap(zombie, release, out);
-        }
-    }
-
     /// Periodic work at CLOCK_MONOTONIC `now_ns`: closes the books on zombies freed without a
     /// wait call we saw, and announces zombies that have now waited long enough.
     pub fn tick(&mut self, now_ns: u64, host: &dyn Host, out: &mut Vec<Event>) {
@@ -491,5 +368,4 @@ fn own_nspid(nspids: &[u32]) -> Option<u32> {
 }
 
 #[cfg(test)]
-#[path = "tracker_tests.rs"]
 mod tests;

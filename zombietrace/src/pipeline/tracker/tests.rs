@@ -1,6 +1,6 @@
 use super::*;
 use crate::pipeline::{
-    kernel_event::{Freed, Reparent, ThreadExit, WaitReturn, ZombieExit},
+    kernel_event::{Call, Freed, Reparent, ThreadExit, WaitReturn, ZombieExit},
     test_host::HOST,
 };
 use crate::sys::wait_status::WaitStatus;
