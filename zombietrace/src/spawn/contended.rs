@@ -54,12 +54,19 @@ fn hog(cpus: Cpus, parent: Pid, burst_ns: u64, go: std::os::fd::RawFd) -> anyhow
     sched::set_policy(Policy::Fifo(HOG_PRIORITY))
         .context("SCHED_FIFO for the CPU hog (needs CAP_SYS_NICE: run as root)")?;
     let deadline = now_ns() + SEE_WAIT_NS;
-    while proc::wchan(parent as u32).as_deref() != Some("do_wait") {
+    // Asleep in wait4: its wchan says so, or (on x86 before 5.16, whose wchan is often 0) the
+    // system call it is blocked in.
+    let waiting = || {
+        proc::wchan(parent as u32).as_deref() == Some("do_wait")
+            || proc::syscall(parent as u32) == Some(libc::SYS_wait4)
+    };
+    while !waiting() {
         if now_ns() >= deadline {
             bail!(
                 "the hog never saw the parent {parent} asleep in its wait call (/proc/{parent}/wchan \
-                 is {:?})",
-                proc::wchan(parent as u32)
+                 is {:?}, syscall {:?})",
+                proc::wchan(parent as u32),
+                proc::syscall(parent as u32)
             );
         }
         process::sleep_until(now_ns() + 100_000);

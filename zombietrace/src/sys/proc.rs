@@ -344,6 +344,21 @@ pub fn wchan(pid: u32) -> Option<String> {
     parse_wchan(&read(pid, None, "wchan", limit::SMALL).ok()?)
 }
 
+/// The system call a task is blocked in (`/proc/PID/syscall`'s first field); None while it runs
+/// (`running`) or when not in one (`-1`).
+pub fn parse_syscall(raw: &[u8]) -> Option<i64> {
+    let text = lossless(raw);
+    text.split_whitespace()
+        .next()?
+        .parse::<i64>()
+        .ok()
+        .filter(|&n| n >= 0)
+}
+
+pub fn syscall(pid: u32) -> Option<i64> {
+    parse_syscall(&read(pid, None, "syscall", limit::SMALL).ok()?)
+}
+
 /// The cgroup v2 path (`0::/…` → `/…`), or else the first line as is (cgroup v1 only).
 pub fn parse_cgroup(raw: &[u8]) -> Option<String> {
     let lines = || raw.split(|&b| b == b'\n');

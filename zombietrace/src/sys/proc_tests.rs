@@ -96,6 +96,13 @@ fn parses_small_files() {
         parse_wchan(b"hrtimer_nanosleep"),
         Some("hrtimer_nanosleep".into())
     );
+    assert_eq!(
+        parse_syscall(b"61 0xffffffff 0x7ffd 0x0 0x0 0x0 0x0 0x7ffd 0x7f12\n"),
+        Some(61)
+    );
+    assert_eq!(parse_syscall(b"running\n"), None);
+    assert_eq!(parse_syscall(b"-1 0x7ffd 0x7f12\n"), None);
+    assert_eq!(parse_syscall(b""), None);
     let hybrid = b"9:name=systemd:/\n1:cpu:/\n0::/user.slice/session-3.scope\n";
     assert_eq!(
         parse_cgroup(hybrid),
