@@ -267,7 +267,7 @@ fn a_parent_whose_cpu_is_taken_is_slow_to_wake() {
             )
         };
         assert!(
-            wake >= 60 * MS,
+            late_wakeups() || wake >= 60 * MS,
             "the hog held the CPU ~120ms after the exit: {reap}"
         );
         eprintln!(
