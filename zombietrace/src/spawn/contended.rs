@@ -25,6 +25,9 @@ use crate::sys::proc;
 
 /// The hog's real-time priority: the lowest, enough to run ahead of every normal task.
 const HOG_PRIORITY: i32 = 1;
+/// The child's real-time priority, so that it exits on time on its CPU whatever else runs
+/// there (a busy machine, other real-time spawners): it only sleeps, then exits.
+const CHILD_PRIORITY: i32 = 50;
 /// How long the hog looks for the parent asleep in its wait call before giving up.
 const SEE_WAIT_NS: u64 = 2_000_000_000;
 
@@ -85,6 +88,8 @@ fn hog(cpus: Cpus, parent: Pid, burst_ns: u64, go: std::os::fd::RawFd) -> anyhow
 /// failed: then the pipe reads end-of-file and the hog's error ends the scenario).
 fn child(cpus: Cpus, fate: Fate, exit_at_ns: u64, go: std::os::fd::RawFd) -> ! {
     let _ = sched::pin_to(cpus.other);
+    // Without CAP_SYS_NICE this fails, and so does the hog, whose error ends the scenario.
+    let _ = sched::set_policy(Policy::Fifo(CHILD_PRIORITY));
     fate.touch();
     let mut byte = 0u8;
     // SAFETY: reads one byte into `byte`.
