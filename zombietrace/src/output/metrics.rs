@@ -17,6 +17,7 @@ use prometheus_client::{
 
 use crate::{
     kernel::loader::Counters,
+    output::escape::escape,
     pipeline::{
         Consumer, View,
         event::{Event, LeakReason, ReapKind},
@@ -269,12 +270,16 @@ impl Metrics {
             }
             let g = groups
                 .entry(ParentLabels {
-                    parent_comm: p.comm.clone(),
-                    workload: p
-                        .cgroup
-                        .as_ref()
-                        .and_then(|c| c.short())
-                        .unwrap_or_default(),
+                    // What a process controls, escaped as in every output (a scrape may be read
+                    // in a terminal).
+                    parent_comm: escape(&p.comm).into_owned(),
+                    workload: escape(
+                        &p.cgroup
+                            .as_ref()
+                            .and_then(|c| c.short())
+                            .unwrap_or_default(),
+                    )
+                    .into_owned(),
                 })
                 .or_default();
             g.outstanding += p.outstanding.len() as i64;

@@ -236,3 +236,20 @@ fn the_classic_format_names_counters_by_their_samples() {
         "{text}"
     );
 }
+
+#[test]
+fn commands_are_escaped_in_labels() {
+    let (mut m, registry) = Metrics::new(3, "k");
+    let mut parents = Parents::new(100 * S);
+    let hostile = "\u{1b}]0;X\u{7}\nFAKE";
+    let events = [Event::Zombie(zombie(10, 5, hostile))];
+    run(&mut m, &mut parents, &events, 2 * S, Counters::default());
+    for text in [render(&registry), render_classic(&registry)] {
+        assert!(
+            !text.bytes().any(|b| b < 0x20 && b != b'\n' || b == 0x7f),
+            "a raw control byte: {text:?}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("FAKE")), "{text}");
+        assert!(text.contains(r"\\x1b]0;X\\x07\\nFAKE"), "{text}");
+    }
+}
