@@ -12,12 +12,18 @@ use support::{Tracer, children, spawn, spawner_pid};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The tests here run one at a time: `shared_slots_lose_nothing` traces every process named
+/// zombietrace, and the other test's tracer is one (its exit, a zombie until reaped, would be
+/// counted outstanding if it came as the first test stopped).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn pid_of(v: &Value) -> u64 {
     v["pid"].as_u64().expect("pid")
 }
 
 #[test]
 fn shared_slots_lose_nothing() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut tracer = Tracer::start_with_env(
         &["--comm", "zombietrace"],
         &[("ZOMBIETRACE_TASK_SLOTS", "1")],
@@ -94,6 +100,7 @@ fn shared_slots_lose_nothing() {
 /// carry a name of their own, so that the test above (run alongside) does not see them.
 #[test]
 fn a_full_parent_map_is_counted_and_shown() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let copy = std::env::temp_dir().join(format!("ztslots{}", std::process::id()));
     std::fs::copy(support::bin(), &copy).expect("copy the binary");
     let name = copy.file_name().unwrap().to_str().unwrap().to_string();
