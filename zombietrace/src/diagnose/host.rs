@@ -1,7 +1,12 @@
 //! The live system as the tracing pipeline sees it: procfs, now. A diagnosis gets a bounded
 //! time on a thread of its own, so a stuck /proc never stalls the event loop.
 
-use std::{cell::RefCell, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    cell::RefCell,
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use super::diagnosis;
 use crate::{
@@ -13,8 +18,18 @@ use crate::{
     },
 };
 
-/// How long a leaking parent's diagnosis may take before it is reported as unknown.
-pub const DIAGNOSIS_LIMIT: Duration = Duration::from_millis(250);
+/// How long a leaking parent's diagnosis may take before it is reported as unknown: 250 ms, or
+/// `ZOMBIETRACE_DIAGNOSIS_LIMIT_MS` (the kernel matrix's emulated CPUs read /proc that slowly).
+fn diagnosis_limit() -> Duration {
+    static LIMIT: OnceLock<Duration> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let ms = std::env::var("ZOMBIETRACE_DIAGNOSIS_LIMIT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(250);
+        Duration::from_millis(ms.clamp(1, 60_000))
+    })
+}
 
 pub struct ProcHost {
     cgroups: RefCell<Resolver>,
@@ -49,8 +64,9 @@ impl Host for ProcHost {
     }
 
     fn diagnose(&self, pid: u32) -> Result<diagnosis::Diagnosis, ProcError> {
-        bounded::within(DIAGNOSIS_LIMIT, move || diagnosis::diagnose(pid))
-            .unwrap_or(Err(ProcError::Slow(pid, DIAGNOSIS_LIMIT)))
+        let limit = diagnosis_limit();
+        bounded::within(limit, move || diagnosis::diagnose(pid))
+            .unwrap_or(Err(ProcError::Slow(pid, limit)))
     }
 
     fn cgroup(&self, id: u64) -> Arc<Cgroup> {
