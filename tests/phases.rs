@@ -82,9 +82,21 @@ fn reap_of(tracer: &mut Tracer, child: &Value) -> Value {
 /// The entry of the reaping call, as the tracer has it (the zombie moment plus `ask_ns`), is
 /// the parent's own reading right before that call; returns the error.
 fn assert_entry(reap: &Value, child: &Value) -> i64 {
+    let entry = ns(reap, "zombie_ts_ns") + phase(reap, "ask_ns");
+    if late_wakeups() {
+        // An emulated CPU may be descheduled between the reading and the call: the entry lies
+        // between the reading before the call and the one after it returned.
+        let (before, after) = (ns(child, "reap_call_ns"), ns(child, "reaped_ns"));
+        assert!(
+            before - TOLERANCE_NS <= entry && entry <= after + TOLERANCE_NS,
+            "the reaping call's entry {entry} outside [{before}, {after}]\nreap: {reap}\n\
+             truth: {child}"
+        );
+        return 0;
+    }
     assert_near(
         "zombie_ts_ns + ask_ns (the reaping call's entry)",
-        ns(reap, "zombie_ts_ns") + phase(reap, "ask_ns"),
+        entry,
         ns(child, "reap_call_ns"),
         reap,
         child,
@@ -181,13 +193,21 @@ fn a_reap_in_the_sigchld_handler_says_when_the_handler_began() {
                 continue;
             }
             let handler = phase(&reap, "handler_ns");
-            let handler_err = assert_near(
-                "zombie_ts_ns + handler_ns (the handler's start)",
-                ns(&reap, "zombie_ts_ns") + handler,
-                entry,
-                &reap,
-                child,
-            );
+            let start = ns(&reap, "zombie_ts_ns") + handler;
+            let handler_err = if late_wakeups() {
+                // An emulated CPU reaches the handler's first reading milliseconds after the
+                // kernel delivered the signal: the delivery comes before it, that is all.
+                assert!(start <= entry + TOLERANCE_NS, "{reap}\n{child}");
+                0
+            } else {
+                assert_near(
+                    "zombie_ts_ns + handler_ns (the handler's start)",
+                    start,
+                    entry,
+                    &reap,
+                    child,
+                )
+            };
             let entry_err = assert_entry(&reap, child);
             let ask = phase(&reap, "ask_ns");
             assert!(
