@@ -12,18 +12,12 @@ use crate::{
     maps::{WAIT_ENTERED, finish, stamp},
     off,
     task::read,
-    wait::emit_wait,
+    wait::{WNOWAIT, emit_wait, field},
     zombie::now,
 };
 
 /// `IORING_OP_WAITID` in the uapi's `enum io_uring_op` (an ABI value: never renumbered).
 const IORING_OP_WAITID: u8 = 50;
-const WNOWAIT: u32 = 0x0100_0000;
-
-#[inline(always)]
-fn field<T>(ctx: &TracePointContext, offset: u32) -> Result<T, i32> {
-    unsafe { ctx.read_at::<T>(offset as usize) }
-}
 
 /// A waitid request is submitted: the parent asks now (the `entered` moment of its phases).
 #[tracepoint(category = "io_uring", name = "io_uring_submit_req")]

@@ -20,12 +20,13 @@ use crate::{
     zombie::now,
 };
 
-const WNOWAIT: u32 = 0x0100_0000;
+pub const WNOWAIT: u32 = 0x0100_0000;
 const P_PID: u32 = 1;
 const P_PIDFD: u32 = 3;
 
+/// A field of a tracepoint record, at the offset tracefs gave.
 #[inline(always)]
-fn field<T>(ctx: &TracePointContext, offset: u32) -> Result<T, i32> {
+pub fn field<T>(ctx: &TracePointContext, offset: u32) -> Result<T, i32> {
     unsafe { ctx.read_at::<T>(offset as usize) }
 }
 
