@@ -12,16 +12,7 @@ use std::{
 };
 
 use serde_json::Value;
-use support::bin;
-
-/// A copy of the binary under a name of this test's own: its storms' processes carry that
-/// name, so the tracer's `--comm` filter (and its summary) sees them and nothing else that
-/// runs on the machine, other tracers and spawners included.
-fn own_copy() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("ztout{}", std::process::id()));
-    std::fs::copy(bin(), &path).expect("copy the binary");
-    path
-}
+use support::{bin, own_copy};
 
 /// Runs one `spawn storm` round at normal priority (a real-time storm would starve the
 /// tracer); returns the exits it made.
@@ -51,7 +42,9 @@ fn storm(bin: &std::path::Path) -> u64 {
 fn a_stuck_reader_loses_lines_not_events() {
     // Nobody reads the tracer's stdout until it has been stopped. A 256 KiB queue (instead of
     // 8 MiB) fills in a few hundred exits, even on an emulated CPU.
-    let copy = own_copy();
+    // A name of this test's own: its storms' processes carry it, so the tracer's `--comm`
+    // filter (and its summary) sees them and nothing else that runs on the machine.
+    let copy = own_copy("out");
     let name = copy.file_name().unwrap().to_str().unwrap().to_string();
     let mut tracer = Command::new(bin())
         .args(["--json", "--comm", &name])

@@ -11,7 +11,7 @@ use std::{path::PathBuf, sync::OnceLock};
 
 use serde_json::Value;
 use support::{
-    Tracer, WAIT, assert_reap_in_bracket, children, late_wakeups, ns, serve::own_copy, spawn_with,
+    Tracer, WAIT, assert_reap_in_bracket, children, late_wakeups, ns, own_copy, spawn_with,
     spawner_pid,
 };
 

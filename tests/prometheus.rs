@@ -14,7 +14,10 @@ use std::{
 };
 
 use serde_json::Value;
-use support::serve::{Serve, free_port, own_copy};
+use support::{
+    own_copy,
+    serve::{Serve, free_port},
+};
 
 /// Installs `package` from Debian when `binary` is missing.
 fn ensure(binary: &str, package: &str) -> PathBuf {

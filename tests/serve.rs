@@ -18,7 +18,10 @@ use std::{
 };
 
 use serde_json::Value;
-use support::serve::{Serve, own_copy, sample};
+use support::{
+    own_copy,
+    serve::{Serve, sample},
+};
 
 #[test]
 fn the_exposition_has_every_documented_metric() {

@@ -101,8 +101,7 @@ fn shared_slots_lose_nothing() {
 #[test]
 fn a_full_parent_map_is_counted_and_shown() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let copy = std::env::temp_dir().join(format!("ztslots{}", std::process::id()));
-    std::fs::copy(support::bin(), &copy).expect("copy the binary");
+    let copy = support::own_copy("slots");
     let name = copy.file_name().unwrap().to_str().unwrap().to_string();
     let tracer = Tracer::start_with_env(
         &["--comm", &name],

@@ -29,6 +29,14 @@ pub fn bin() -> &'static str {
     })
 }
 
+/// A copy of the binary named `zt<tag><test process pid>`, so that the processes it makes carry
+/// a command name of this test's own (for `--comm`, and for metric labels).
+pub fn own_copy(tag: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("zt{tag}{}", std::process::id()));
+    std::fs::copy(bin(), &path).expect("copy the binary");
+    path
+}
+
 /// How long a test waits for a line or an event it expects.
 pub const WAIT: Duration = Duration::from_secs(20);
 

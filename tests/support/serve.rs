@@ -4,7 +4,6 @@
 use std::{
     io::{BufRead as _, BufReader},
     net::TcpListener,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     thread,
@@ -20,14 +19,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A copy of the binary under a name of this test's own, so its processes' parent command
-/// (a metric label) is this test's alone.
-pub fn own_copy(tag: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("zt{tag}{}", std::process::id()));
-    std::fs::copy(bin(), &path).expect("copy the binary");
-    path
 }
 
 /// `zombietrace serve` on `port`, ready (its stderr ready line seen); stderr lines are
