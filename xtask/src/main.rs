@@ -63,6 +63,10 @@ enum Task {
         /// The soak's length in minutes (default 30, 3 with --quick).
         #[arg(long, value_name = "N")]
         soak_minutes: Option<f64>,
+        /// Rounds of A/B pairs in each throughput case (default 5; with --quick 2, and 1 for
+        /// the storm): more rounds narrow the medians on a noisy machine.
+        #[arg(long, value_name = "N")]
+        rounds: Option<usize>,
     },
     /// Fuzz the parsers of untrusted input (kernel records, BTF, procfs, the command line)
     /// with cargo-fuzz (the pinned nightly; installed if missing), one target after another
@@ -103,7 +107,8 @@ fn main() -> ExitCode {
             quick,
             only,
             soak_minutes,
-        } => setup::setup().and_then(|()| bench::run(quick, &only, soak_minutes)),
+            rounds,
+        } => setup::setup().and_then(|()| bench::run(quick, &only, soak_minutes, rounds)),
         Task::Fuzz { seconds, targets } => {
             setup::setup().and_then(|()| fuzz::run(seconds, &targets))
         }

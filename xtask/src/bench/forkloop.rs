@@ -5,8 +5,9 @@
 //!
 //! `forkloop CPU|- SECONDS|xCOUNT`: names itself `ztbench-loop`, pins itself to CPU (unless `-`),
 //! waits for a byte on stdin (go), loops fork → child `_exit(0)` → `waitpid` for SECONDS or
-//! until COUNT exits, prints `exits start_ns end_ns failed_forks` (CLOCK_MONOTONIC), then stays
-//! alive until stdin closes, so that a tracer still counts it as a live parent.
+//! until COUNT exits, prints `exits start_ns end_ns failed_forks` (CLOCK_MONOTONIC) followed by
+//! the rate (exits/s) of each whole 100 ms window of the run, then stays alive until stdin
+//! closes, so that a tracer still counts it as a live parent.
 
 use std::io::{Read as _, Write as _};
 
@@ -21,6 +22,8 @@ unsafe extern "C" {
 }
 
 const CLOCK_MONOTONIC: i32 = 1;
+/// The windows whose rates are reported: the bench's steady rate is taken over them.
+const WINDOW_NS: u64 = 100_000_000;
 const PR_SET_NAME: i32 = 15;
 
 fn now_ns() -> u64 {
@@ -63,7 +66,17 @@ fn main() {
         u64::MAX
     };
     let (mut exits, mut failed) = (0u64, 0u64);
-    while exits < limit && now_ns() < end {
+    let mut windows: Vec<u64> = Vec::with_capacity(1024);
+    let (mut window_start, mut window_exits) = (start, 0u64);
+    loop {
+        let now = now_ns();
+        if now - window_start >= WINDOW_NS {
+            windows.push(window_exits * 1_000_000_000 / (now - window_start));
+            (window_start, window_exits) = (now, 0);
+        }
+        if exits >= limit || now >= end {
+            break;
+        }
         // SAFETY: the child only calls _exit.
         let pid = unsafe { fork() };
         if pid == 0 {
@@ -82,10 +95,15 @@ fn main() {
         // SAFETY: reaping our own child.
         while unsafe { waitpid(pid, std::ptr::null_mut(), 0) } < 0 {}
         exits += 1;
+        window_exits += 1;
     }
     let end = now_ns();
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{exits} {start} {end} {failed}");
+    let _ = write!(out, "{exits} {start} {end} {failed}");
+    for rate in &windows {
+        let _ = write!(out, " {rate}");
+    }
+    let _ = writeln!(out);
     let _ = out.flush();
     // Stay a live parent until the bench lets go.
     let mut rest = [0u8; 64];

@@ -204,6 +204,26 @@ impl Pair {
     pub fn untraced_rate(&self) -> f64 {
         (self.untraced.rate + self.untraced_after.rate) / 2.0
     }
+
+    /// The same ratio over the loads' steady rates (their fast 100 ms windows: see
+    /// [`workload::steady_rate`]), when the load reports windows.
+    pub fn steady_ratio(&self) -> Option<f64> {
+        let before = self.untraced.steady_rate?;
+        let after = self.untraced_after.steady_rate?;
+        Some(self.traced.load.steady_rate? / ((before + after) / 2.0).max(1e-9))
+    }
+
+    /// How far apart the two untraced runs are, |after / before − 1|: the noise an A/A
+    /// comparison shows, by mean rate and (when there are windows) by steady rate.
+    pub fn untraced_gap(&self) -> (f64, Option<f64>) {
+        let gap = |before: f64, after: f64| (after / before.max(1e-9) - 1.0).abs();
+        let steady = self
+            .untraced
+            .steady_rate
+            .zip(self.untraced_after.steady_rate)
+            .map(|(b, a)| gap(b, a));
+        (gap(self.untraced.rate, self.untraced_after.rate), steady)
+    }
 }
 
 /// Exits the load made in the traced runs vs what zombietrace reported.
@@ -229,6 +249,20 @@ impl Series {
 
     pub fn ratio(&self) -> Spread {
         Spread::of(&self.ratios())
+    }
+
+    /// Every pair's steady ratio, when every pair has one.
+    pub fn steady_ratios(&self) -> Option<Vec<f64>> {
+        self.pairs.iter().map(Pair::steady_ratio).collect()
+    }
+
+    pub fn steady_ratio(&self) -> Option<Spread> {
+        Some(Spread::of(&self.steady_ratios()?))
+    }
+
+    /// The ratio the targets judge: the steady one where the load reports windows.
+    pub fn judged_ratio(&self) -> Spread {
+        self.steady_ratio().unwrap_or_else(|| self.ratio())
     }
 
     pub fn untraced_rate(&self) -> Spread {
@@ -289,6 +323,8 @@ impl Series {
             "name": self.tracer.name(),
             "ratio": self.ratio().to_json(),
             "ratios": self.ratios(),
+            "steady_ratio": self.steady_ratio().map(Spread::to_json),
+            "steady_ratios": self.steady_ratios(),
             "untraced_rate": self.untraced_rate().to_json(),
             "traced_rate": self.traced_rate().to_json(),
             "expected": a.expected,
@@ -302,6 +338,7 @@ impl Series {
                 "traced": p.traced.to_json(self.tracer),
                 "untraced_after": p.untraced_after.to_json(),
                 "ratio": p.ratio(),
+                "steady_ratio": p.steady_ratio(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -314,11 +351,27 @@ pub struct Throughput {
 }
 
 impl Throughput {
+    /// The A/A noise of this case: the median gap between the two untraced runs around each
+    /// traced one, by mean rate and by steady rate.
+    pub fn untraced_noise(&self) -> (f64, Option<f64>) {
+        let gaps: Vec<(f64, Option<f64>)> = self
+            .series
+            .iter()
+            .flat_map(|s| s.pairs.iter().map(Pair::untraced_gap))
+            .collect();
+        let mean = Spread::of(&gaps.iter().map(|g| g.0).collect::<Vec<_>>()).median;
+        let steady: Option<Vec<f64>> = gaps.iter().map(|g| g.1).collect();
+        (mean, steady.map(|v| Spread::of(&v).median))
+    }
+
     pub fn to_json(&self) -> Value {
+        let (noise, steady_noise) = self.untraced_noise();
         json!({
             "workload": self.workload.key(),
             "name": self.workload.name(),
             "run_secs": self.run.as_secs_f64(),
+            "untraced_gap_median": noise,
+            "untraced_steady_gap_median": steady_noise,
             "series": self.series.iter().map(Series::to_json).collect::<Vec<_>>(),
         })
     }
@@ -351,8 +404,12 @@ pub fn throughput(
                 traced,
                 untraced_after,
             };
+            let steady = pair
+                .steady_ratio()
+                .map(|r| format!("  steady ×{r:.3}"))
+                .unwrap_or_default();
             eprintln!(
-                "xtask bench: {} [{}/{pairs}] {:<28} {:>8.0} → {:>8.0} → {:>8.0} exits/s  ×{:.3}",
+                "xtask bench: {} [{}/{pairs}] {:<28} {:>8.0} → {:>8.0} → {:>8.0} exits/s  ×{:.3}{steady}",
                 workload.key(),
                 round + 1,
                 s.tracer.name(),
@@ -395,5 +452,26 @@ mod tests {
         };
         assert_eq!(pair.untraced_rate(), 100.0);
         assert_eq!(pair.ratio(), 0.95);
+        assert_eq!(pair.steady_ratio(), None);
+        assert_eq!(pair.untraced_gap(), (110.0 / 90.0 - 1.0, None));
+    }
+
+    #[test]
+    fn steady_ratio_is_over_the_steady_rates_on_both_sides() {
+        let steady = |rate: f64, steady: f64| Load {
+            rate,
+            steady_rate: Some(steady),
+            ..Load::default()
+        };
+        let pair = Pair {
+            untraced: steady(80.0, 100.0),
+            traced: Traced {
+                load: steady(90.0, 98.0),
+                ..Traced::default()
+            },
+            untraced_after: steady(95.0, 100.0),
+        };
+        assert_eq!(pair.steady_ratio(), Some(0.98));
+        assert_eq!(pair.untraced_gap().1, Some(0.0));
     }
 }

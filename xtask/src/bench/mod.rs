@@ -141,12 +141,20 @@ const CASES: [&str; 8] = [
     "soak",
 ];
 
-pub fn run(quick: bool, only: &[String], soak_minutes: Option<f64>) -> Result<()> {
+pub fn run(
+    quick: bool,
+    only: &[String],
+    soak_minutes: Option<f64>,
+    rounds: Option<usize>,
+) -> Result<()> {
     if let Some(bad) = only.iter().find(|c| !CASES.contains(&c.as_str())) {
         bail!("no bench case `{bad}`: choose from {}", CASES.join(", "));
     }
     if soak_minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
         bail!("--soak-minutes must be more than 0");
+    }
+    if rounds == Some(0) {
+        bail!("--rounds must be at least 1");
     }
     let named = |case: &str| only.iter().any(|c| c == case);
     let wants = |case: &str| (case != "soak" && only.is_empty()) || named(case);
@@ -186,7 +194,12 @@ pub fn run(quick: bool, only: &[String], soak_minutes: Option<f64>) -> Result<()
     fs::create_dir_all(&tmp)?;
     let tools = peers::ensure(&dir)?;
     let ctx = Ctx { tools, tmp };
-    let plan = Plan::new(quick, soak_minutes);
+    let mut plan = Plan::new(quick, soak_minutes);
+    if let Some(rounds) = rounds {
+        for (_, pairs, _) in &mut plan.throughput {
+            *pairs = rounds;
+        }
+    }
     let mut r = Results::default();
     let note = |r: &mut Results, what: &str, err: anyhow::Error| {
         eprintln!("xtask bench: {what} failed: {err:#}");
@@ -274,6 +287,7 @@ pub fn run(quick: bool, only: &[String], soak_minutes: Option<f64>) -> Result<()
     let head = json!({
         "timestamp": stamp,
         "quick": quick,
+        "rounds": rounds,
         "only": only,
         "elapsed_secs": began.elapsed().as_secs_f64(),
         "loadavg_at_end": fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),

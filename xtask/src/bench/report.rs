@@ -60,11 +60,13 @@ pub fn print_throughput(t: &Throughput, pairs: usize) {
         t.run.as_secs_f64()
     );
     println!(
-        "{:<28} {:>10} {:>10} {:>7} {:>13} {:>9} {:>9} {:>6} {:>6} {:>9}",
+        "{:<28} {:>10} {:>10} {:>7} {:>13} {:>7} {:>13} {:>9} {:>9} {:>6} {:>6} {:>9}",
         "collector",
         "untraced/s",
         "traced/s",
         "ratio",
+        "min–max",
+        "steady",
         "min–max",
         "exits",
         "seen",
@@ -87,13 +89,22 @@ pub fn print_throughput(t: &Throughput, pairs: usize) {
         } else {
             int(s.pairs.iter().map(|p| p.traced.seen.exits).sum())
         };
+        let (steady, steady_range) = match s.steady_ratio() {
+            Some(r) => (
+                format!("{:.3}", r.median),
+                format!("{:.3}–{:.3}", r.min, r.max),
+            ),
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "{:<28} {:>10} {:>10} {:>7.3} {:>13} {:>9} {:>9} {:>6} {:>5.1}% {:>9}",
+            "{:<28} {:>10} {:>10} {:>7.3} {:>13} {:>7} {:>13} {:>9} {:>9} {:>6} {:>5.1}% {:>9}",
             s.tracer.name(),
             int(s.untraced_rate().median as u64),
             int(s.traced_rate().median as u64),
             r.median,
             format!("{:.3}–{:.3}", r.min, r.max),
+            steady,
+            steady_range,
             int(a.expected),
             seen,
             opt(a.lost),
@@ -107,6 +118,22 @@ pub fn print_throughput(t: &Throughput, pairs: usize) {
          as --min-zombie keeps no per-parent counts), the peers' exit lines; lost: the summary's; \
          cpu: the collector's CPU while the load ran, share of one core (median)"
     );
+    let (noise, steady_noise) = t.untraced_noise();
+    match steady_noise {
+        Some(steady) => println!(
+            "  ratio: of the runs' mean rates; steady: of their steady rates (each run's fastest \
+             tenth of 100 ms windows: other work on the machine only slows the loop, in bursts, \
+             while a tracer's cost is in every window), which the targets judge. Noise (A/A: the \
+             untraced runs around each traced one, median gap): {:.1}% by mean rate, {:.1}% by \
+             steady rate",
+            noise * 100.0,
+            steady * 100.0
+        ),
+        None => println!(
+            "  Noise (A/A: the untraced runs around each traced one, median gap): {:.1}%",
+            noise * 100.0
+        ),
+    }
 }
 
 pub fn print_cost(cost: &[(Tracer, Traced)]) {

@@ -378,6 +378,7 @@ pub fn stress(ctx: &Ctx, secs: u64) -> Result<Stress> {
             parents: Vec::new(),
             start_ns,
             end_ns,
+            steady_rate: None,
         };
         Ok((load, None))
     })?;

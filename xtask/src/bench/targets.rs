@@ -31,10 +31,18 @@ pub fn targets(r: &Results) -> Vec<Target> {
             } else {
                 continue;
             };
-            let ratio = s.ratio();
+            let ratio = s.judged_ratio();
+            let by = if s.steady_ratio().is_some() {
+                "steady "
+            } else {
+                ""
+            };
             out.push(Target {
                 what: format!("{} — {}", s.tracer.name(), t.workload.key()),
-                measured: format!("{:.3} ({:.3}–{:.3})", ratio.median, ratio.min, ratio.max),
+                measured: format!(
+                    "{by}{:.3} ({:.3}–{:.3})",
+                    ratio.median, ratio.min, ratio.max
+                ),
                 goal: goal.into(),
                 met: ratio.median >= min,
             });
@@ -136,6 +144,7 @@ pub fn default_mode(r: &Results) -> Vec<Value> {
             Some(json!({
                 "workload": t.workload.key(),
                 "ratio": s.ratio().to_json(),
+                "steady_ratio": s.steady_ratio().map(|r| r.to_json()),
                 "untraced_per_s": s.untraced_rate().median,
                 "traced_per_s": s.traced_rate().median,
                 "pairs": s.pairs.len(),
@@ -157,8 +166,12 @@ pub fn print_default_mode(r: &Results) {
             continue;
         };
         let ratio = s.ratio();
+        let steady = s
+            .steady_ratio()
+            .map(|r| format!(", steady {:.3} ({:.3}–{:.3})", r.median, r.min, r.max))
+            .unwrap_or_default();
         println!(
-            "  {:<55} {:.3} ({:.3}–{:.3}; {} pairs): {}/s untraced, {}/s traced",
+            "  {:<55} {:.3} ({:.3}–{:.3}{steady}; {} pairs): {}/s untraced, {}/s traced",
             t.workload.name(),
             ratio.median,
             ratio.min,
