@@ -260,11 +260,6 @@ impl Series {
         Some(Spread::of(&self.steady_ratios()?))
     }
 
-    /// The ratio the targets judge: the steady one where the load reports windows.
-    pub fn judged_ratio(&self) -> Spread {
-        self.steady_ratio().unwrap_or_else(|| self.ratio())
-    }
-
     pub fn untraced_rate(&self) -> Spread {
         Spread::of(
             &self

@@ -90,10 +90,7 @@ pub fn print_throughput(t: &Throughput, pairs: usize) {
             int(s.pairs.iter().map(|p| p.traced.seen.exits).sum())
         };
         let (steady, steady_range) = match s.steady_ratio() {
-            Some(r) => (
-                format!("{:.3}", r.median),
-                format!("{:.3}–{:.3}", r.min, r.max),
-            ),
+            Some(r) => (format!("{:.3}", r.median), r.range()),
             None => ("-".into(), "-".into()),
         };
         println!(
@@ -102,7 +99,7 @@ pub fn print_throughput(t: &Throughput, pairs: usize) {
             int(s.untraced_rate().median as u64),
             int(s.traced_rate().median as u64),
             r.median,
-            format!("{:.3}–{:.3}", r.min, r.max),
+            r.range(),
             steady,
             steady_range,
             int(a.expected),

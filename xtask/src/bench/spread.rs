@@ -30,6 +30,11 @@ impl Spread {
         }
     }
 
+    /// `min–max` with three decimals, as the tables print a ratio's range.
+    pub fn range(self) -> String {
+        format!("{:.3}–{:.3}", self.min, self.max)
+    }
+
     pub fn to_json(self) -> Value {
         json!({"median": self.median, "min": self.min, "max": self.max})
     }

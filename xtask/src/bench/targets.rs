@@ -31,18 +31,14 @@ pub fn targets(r: &Results) -> Vec<Target> {
             } else {
                 continue;
             };
-            let ratio = s.judged_ratio();
-            let by = if s.steady_ratio().is_some() {
-                "steady "
-            } else {
-                ""
+            // The steady ratio where the load reports windows (see `Pair::steady_ratio`).
+            let (by, ratio) = match s.steady_ratio() {
+                Some(steady) => ("steady ", steady),
+                None => ("", s.ratio()),
             };
             out.push(Target {
                 what: format!("{} — {}", s.tracer.name(), t.workload.key()),
-                measured: format!(
-                    "{by}{:.3} ({:.3}–{:.3})",
-                    ratio.median, ratio.min, ratio.max
-                ),
+                measured: format!("{by}{:.3} ({})", ratio.median, ratio.range()),
                 goal: goal.into(),
                 met: ratio.median >= min,
             });
@@ -168,7 +164,7 @@ pub fn print_default_mode(r: &Results) {
         let ratio = s.ratio();
         let steady = s
             .steady_ratio()
-            .map(|r| format!(", steady {:.3} ({:.3}–{:.3})", r.median, r.min, r.max))
+            .map(|r| format!(", steady {:.3} ({})", r.median, r.range()))
             .unwrap_or_default();
         println!(
             "  {:<55} {:.3} ({:.3}–{:.3}{steady}; {} pairs): {}/s untraced, {}/s traced",
