@@ -283,9 +283,46 @@ fn check_against_truth(tracer: &mut Tracer, truth: &Value) {
 
 #[test]
 fn every_scenario_is_reported_as_the_spawner_saw_it() {
-    let mut tracer = tracer();
-    let scenarios: [&[&str]; 8] = [
+    let tracer = tracer();
+    // From Linux 5.11 the programs read kernel memory with plain, type-checked loads; before,
+    // with probe reads (the next test runs the same scenarios that way on every kernel).
+    let reads = if support::kernel_at_least(5, 11) {
+        "(BTF-typed reads)"
+    } else {
+        "(probe reads)"
+    };
+    assert!(tracer.started.contains(reads), "{}", tracer.started);
+    every_scenario(tracer);
+}
+
+/// The probe-read programs, asked for, report every scenario as the typed ones do.
+#[test]
+fn every_scenario_with_probe_reads() {
+    let tracer = Tracer::start_with_env(
+        &["--comm", "zombietrace"],
+        &[("ZOMBIETRACE_READS", "probe")],
+    );
+    assert!(
+        tracer.started.contains("(probe reads)"),
+        "{}",
+        tracer.started
+    );
+    every_scenario(tracer);
+}
+
+/// Runs every spawner scenario at once and checks each child against its ground truth.
+fn every_scenario(mut tracer: Tracer) {
+    let scenarios: [&[&str]; 11] = [
         &["never", "--children", "2", "--hold", "300ms", "--subreaper"],
+        &["ignore", "--children", "2"],
+        &["nocldwait", "--children", "2"],
+        &[
+            "threaded-leader",
+            "--delay",
+            "300ms",
+            "--reap-delay",
+            "100ms",
+        ],
         &[
             "caught-no-wait",
             "--children",

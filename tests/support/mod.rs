@@ -42,6 +42,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// A running `zombietrace --json`, started and ready (every probe attached).
 pub struct Tracer {
+    /// Its "tracing, N probes attached (…)" line.
+    pub started: String,
     child: Child,
     lines: Receiver<Value>,
     seen: Vec<Value>,
@@ -71,15 +73,16 @@ impl Tracer {
                 if line.contains("probes attached")
                     && let Some(tx) = ready.take()
                 {
-                    let _ = tx.send(());
+                    let _ = tx.send(line.clone());
                 }
             }
         });
         let lines = json_lines(stdout);
-        ready_rx
+        let started = ready_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("zombietrace did not say its probes were attached");
         Tracer {
+            started,
             child,
             lines,
             seen: Vec::new(),

@@ -11,7 +11,7 @@ use zombietrace_common::{call, siginfo_status};
 use crate::{
     maps::{WAIT_ENTERED, finish, stamp},
     off,
-    task::read,
+    task::{Probe, read},
     wait::{WNOWAIT, emit_wait, field},
     zombie::now,
 };
@@ -57,5 +57,5 @@ fn try_complete(ctx: &TracePointContext) -> Result<(), i32> {
     if pid == 0 || !(1..=3).contains(&cause) {
         return Ok(()); // WNOHANG and nothing ready, or a stop/continue report
     }
-    emit_wait(pid, call::IO_URING_WAITID, siginfo_status(cause, status))
+    emit_wait::<Probe>(pid, call::IO_URING_WAITID, siginfo_status(cause, status))
 }

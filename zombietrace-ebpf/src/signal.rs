@@ -3,31 +3,41 @@
 //! notification, sent by an exiting parent to the new parent of one of its zombies, is a reparent.
 
 use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
+    helpers::bpf_get_current_pid_tgid,
+    macros::{btf_tracepoint, raw_tracepoint},
+    programs::{BtfTracePointContext, RawTracePointContext},
 };
 use zombietrace_common::{ReparentEvent, cld, kind, siginfo_status, zflag};
 
 use crate::{
     maps::{SIGCHLD_DELIVERED, emit, finish, stamp},
     off,
-    task::{PF_EXITING, SIGCHLD, Task, read},
+    task::{Direct, Mem, PF_EXITING, Probe, SIGCHLD, Task, read},
     zombie::{self, now, zombie_event},
 };
 
+// TP_PROTO(int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
 #[raw_tracepoint(tracepoint = "signal_generate")]
 pub fn signal_generate(ctx: RawTracePointContext) -> i32 {
-    finish(try_signal_generate(&ctx)) as i32
+    let sig = ctx.arg::<u64>(0) as u32;
+    finish(try_signal_generate::<Probe>(sig, ctx.arg(1), ctx.arg(2))) as i32
 }
 
-fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
-    // TP_PROTO(int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+/// `signal_generate` with plain loads (Linux 5.11+): loaded instead of it where the kernel can.
+#[btf_tracepoint(function = "signal_generate")]
+pub fn signal_generate_btf(ctx: BtfTracePointContext) -> i32 {
     let sig = ctx.arg::<u64>(0) as u32;
-    let info = ctx.arg::<*const u8>(1);
-    // SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) are not pointers.
-    if (info as usize) < 4096 {
+    finish(try_signal_generate::<Direct>(sig, ctx.arg(1), ctx.arg(2))) as i32
+}
+
+fn try_signal_generate<M: Mem>(sig: u32, info: *const u8, receiver: *const u8) -> Result<(), i32> {
+    // SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) are not pointers. The siginfo is probe-read:
+    // what the verifier may type as possibly null.
+    if (info as usize) < 4096 || receiver.is_null() {
         return Ok(());
     }
-    let current = Task::current();
+    let receiver = Task::<M>::new(receiver);
+    let current = Task::<M>::current();
     if current.flags()? & PF_EXITING == 0 {
         return Ok(());
     }
@@ -37,7 +47,6 @@ fn try_signal_generate(ctx: &RawTracePointContext) -> Result<(), i32> {
     if !(cld::EXITED..=cld::DUMPED).contains(&si_code) {
         return Ok(());
     }
-    let receiver = Task(ctx.arg::<*const u8>(2));
     let disposition = if sig == SIGCHLD {
         receiver.sigchld_disposition()? & zflag::AUTOREAP_NOCLDWAIT
     } else {

@@ -16,7 +16,7 @@ use zombietrace_common::{
 use crate::{
     maps::{SIGCHLD_DELIVERED, WAIT_ARGS, WAIT_ENTERED, count, emit, finish, stamp, stamped},
     off, slots,
-    task::Task,
+    task::{Direct, Mem, Probe, Task},
     zombie::now,
 };
 
@@ -60,15 +60,21 @@ pub fn sched_process_wait(_ctx: RawTracePointContext) -> i32 {
 /// needs no entry probe; the status came with the zombie event.
 #[tracepoint(category = "syscalls", name = "sys_exit_wait4")]
 pub fn sys_exit_wait4(ctx: TracePointContext) -> u32 {
-    finish(try_exit_wait4(&ctx))
+    finish(try_exit_wait4::<Probe>(&ctx))
 }
 
-fn try_exit_wait4(ctx: &TracePointContext) -> Result<(), i32> {
+/// `sys_exit_wait4` reading the reaper with plain loads (Linux 5.11+).
+#[tracepoint(category = "syscalls", name = "sys_exit_wait4")]
+pub fn sys_exit_wait4_btf(ctx: TracePointContext) -> u32 {
+    finish(try_exit_wait4::<Direct>(&ctx))
+}
+
+fn try_exit_wait4<M: Mem>(ctx: &TracePointContext) -> Result<(), i32> {
     let ret = field::<i64>(ctx, off!(tp_exit_ret))?;
     if ret <= 0 {
         return Ok(()); // error, or WNOHANG with nothing to report
     }
-    emit_wait(ret as u32, call::WAIT4, STATUS_UNKNOWN)
+    emit_wait::<M>(ret as u32, call::WAIT4, STATUS_UNKNOWN)
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_waitid")]
@@ -101,10 +107,16 @@ fn try_enter_waitid(ctx: &TracePointContext) -> Result<(), i32> {
 
 #[tracepoint(category = "syscalls", name = "sys_exit_waitid")]
 pub fn sys_exit_waitid(ctx: TracePointContext) -> u32 {
-    finish(try_exit_waitid(&ctx))
+    finish(try_exit_waitid::<Probe>(&ctx))
 }
 
-fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
+/// `sys_exit_waitid` reading the reaper with plain loads (Linux 5.11+).
+#[tracepoint(category = "syscalls", name = "sys_exit_waitid")]
+pub fn sys_exit_waitid_btf(ctx: TracePointContext) -> u32 {
+    finish(try_exit_waitid::<Direct>(&ctx))
+}
+
+fn try_exit_waitid<M: Mem>(ctx: &TracePointContext) -> Result<(), i32> {
     let tid = current_tid();
     let Some(args) = (unsafe { WAIT_ARGS.get(tid) }).copied() else {
         return Ok(()); // a WNOWAIT peek, or entered before tracing began
@@ -116,7 +128,7 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
     if args.user_ptr == 0 {
         // No siginfo to read: only P_PID names the child.
         let pid = if args.which == P_PID { args.id } else { 0 };
-        return emit_wait(pid, args.call, STATUS_UNKNOWN);
+        return emit_wait::<M>(pid, args.call, STATUS_UNKNOWN);
     }
     // siginfo: si_code @8, si_pid @16, si_status @24.
     let infop = args.user_ptr as *const u8;
@@ -129,7 +141,7 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
         return Ok(()); // stopped/continued/trapped: not a reap
     }
     let si_status: u32 = unsafe { bpf_probe_read_user(infop.wrapping_add(24).cast()) }?;
-    emit_wait(si_pid, args.call, siginfo_status(si_code, si_status))
+    emit_wait::<M>(si_pid, args.call, siginfo_status(si_code, si_status))
 }
 
 /// Sends the reap of `pid` (as the caller names it), by the current thread's process. A caller in the initial pid namespace
@@ -137,9 +149,9 @@ fn try_exit_waitid(ctx: &TracePointContext) -> Result<(), i32> {
 /// excluded, nor for a child forked while tracing that has not exited (a stop or a continue
 /// report); a sent one spares its free.
 #[inline(always)]
-pub fn emit_wait(pid: u32, call: u32, status: u32) -> Result<(), i32> {
+pub fn emit_wait<M: Mem>(pid: u32, call: u32, status: u32) -> Result<(), i32> {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let current = Task::current();
+    let current = Task::<M>::current();
     let ns_level = current.ns_level()?;
     let global = ns_level == 0 && pid != 0;
     if global && let Some(flags) = slots::flags(pid) {

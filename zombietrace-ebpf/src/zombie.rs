@@ -4,7 +4,11 @@
 use aya_ebpf::helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns};
 use zombietrace_common::{TASK_COMM_LEN, ZombieEvent, kind, setting, slot};
 
-use crate::{maps::emit, setting, slots, task::Task};
+use crate::{
+    maps::emit,
+    setting, slots,
+    task::{Mem, Task},
+};
 
 /// A record's timestamp: CLOCK_MONOTONIC.
 #[inline(always)]
@@ -17,10 +21,10 @@ pub fn now() -> u64 {
 /// free are not sent either). Called in the exiting task's own context (its cgroup is
 /// current's).
 #[inline(always)]
-pub fn zombie_event(
-    leader: Task,
+pub fn zombie_event<M: Mem>(
+    leader: Task<M>,
     tgid: u32,
-    parent: Task,
+    parent: Task<M>,
     status: u32,
     flags: u32,
 ) -> Result<Option<ZombieEvent>, i32> {
@@ -37,7 +41,7 @@ pub fn zombie_event(
     let comm = leader.comm()?;
     let parent_leader = parent.group_leader()?;
     let parent_comm = parent_leader.comm()?;
-    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) || !in_cgroup()? {
+    if !wanted(tgid, ppid, orig_ppid, &comm, &parent_comm) || !in_cgroup::<M>()? {
         slots::mark(tgid, slot::FILTERED);
         return Ok(None);
     }
@@ -94,11 +98,11 @@ fn wanted(
 
 /// With `--cgroup`/`--container`: whether the exiting task (current) is in that cgroup or below.
 #[inline(always)]
-fn in_cgroup() -> Result<bool, i32> {
+fn in_cgroup<M: Mem>() -> Result<bool, i32> {
     if setting!(flags) & setting::FILTER_CGROUP == 0 {
         return Ok(true);
     }
-    Task::current().in_cgroup(setting!(cgroup_id))
+    Task::<M>::current().in_cgroup(setting!(cgroup_id))
 }
 
 /// Compares two command names up to their NUL: older kernels do not clear the bytes after it

@@ -72,8 +72,9 @@ async fn trace(config: Config) -> Result<ExitCode> {
         .zip(outputs.registry)
         .map(|(listener, registry)| serve::start(listener, registry));
     eprintln!(
-        "zombietrace: tracing, {} probes attached; Ctrl-C to stop",
-        probes.attached
+        "zombietrace: tracing, {} probes attached ({}); Ctrl-C to stop",
+        probes.attached,
+        probes.reads.describe()
     );
     eprintln!("zombietrace: {}", holds.describe());
     if let (Some(ready), Mode::Serve { listen, .. }) = (&readiness, &config.mode) {

@@ -5,12 +5,17 @@ use anyhow::{Context as _, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, RingBuf},
-    programs::{Program, ProgramError, RawTracePoint, TracePoint},
+    programs::{BtfTracePoint, Program, ProgramError, RawTracePoint, TracePoint},
 };
 use aya_log::EbpfLogger;
 use zombietrace_common::{PARENT_MAP_ENTRIES, Settings, TASK_SLOTS_MAX, counter, slot};
 
-use super::{btf::Btf, counters, offsets, privilege, tracefs};
+use super::{
+    btf::Btf,
+    counters, offsets, privilege,
+    reads::{self, Reads, TWINS, twin},
+    tracefs,
+};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/zombietrace"));
 
@@ -45,14 +50,33 @@ const DETACH_ORDER: [&str; 11] = [
     "sched_process_fork",
 ];
 
+/// Unloads (and so detaches) program `name`, if it is loaded.
+fn unload(ebpf: &mut Ebpf, name: &str) {
+    let unloaded = match ebpf.program_mut(name) {
+        Some(Program::RawTracePoint(p)) => p.unload(),
+        Some(Program::TracePoint(p)) => p.unload(),
+        Some(Program::BtfTracePoint(p)) => p.unload(),
+        _ => Ok(()),
+    };
+    match unloaded {
+        // A twin not chosen, or the io_uring programs on a kernel without IORING_OP_WAITID.
+        Ok(()) | Err(ProgramError::NotLoaded) => {}
+        Err(err) => log::warn!("detaching {name}: {err}"),
+    }
+}
+
 /// The programs among `names` that no attach list above names: each would load and never run.
 fn unattached<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let listed = |n: &str| {
+        RAW_TRACEPOINTS.contains(&n)
+            || SYSCALL_TRACEPOINTS.contains(&n)
+            || IO_URING_TRACEPOINTS.contains(&n)
+    };
     let mut missing: Vec<&str> = names
         .into_iter()
         .filter(|n| {
-            !RAW_TRACEPOINTS.contains(n)
-                && !SYSCALL_TRACEPOINTS.contains(n)
-                && !IO_URING_TRACEPOINTS.contains(n)
+            let twin_of = n.strip_suffix("_btf").filter(|base| TWINS.contains(base));
+            !listed(n) && twin_of.is_none()
         })
         .collect();
     missing.sort_unstable();
@@ -66,6 +90,7 @@ pub struct Probes {
     logger: Option<EbpfLogger<&'static dyn log::Log>>,
     counters: counters::CounterPage,
     pub attached: usize,
+    pub reads: Reads,
 }
 
 /// Kernel-side counters, summed over CPUs.
@@ -169,8 +194,36 @@ impl Probes {
             );
         }
 
+        let reads = match Reads::wanted()? {
+            Reads::Typed => match reads::load_twins(&mut ebpf) {
+                Ok(()) => Reads::Typed,
+                Err(err) => {
+                    for name in TWINS {
+                        unload(&mut ebpf, &twin(name));
+                    }
+                    eprintln!(
+                        "zombietrace: warning: {err:#}; reading kernel memory with probe reads \
+                         instead (the same events, at more cost per process)"
+                    );
+                    Reads::Probe
+                }
+            },
+            Reads::Probe => Reads::Probe,
+        };
+        let typed = |name: &str| reads == Reads::Typed && TWINS.contains(&name);
         let mut attached = 0;
         for name in RAW_TRACEPOINTS {
+            if typed(name) {
+                let program: &mut BtfTracePoint = ebpf
+                    .program_mut(&twin(name))
+                    .with_context(|| format!("program {name}_btf missing from the object"))?
+                    .try_into()?;
+                program
+                    .attach()
+                    .with_context(|| format!("attaching to BTF tracepoint {name}"))?;
+                attached += 1;
+                continue;
+            }
             let program: &mut RawTracePoint = ebpf
                 .program_mut(name)
                 .with_context(|| format!("program {name} missing from the object"))?
@@ -189,13 +242,20 @@ impl Probes {
             .map(|name| ("syscalls", name))
             .chain(io_uring.iter().map(|name| ("io_uring", name)));
         for (category, name) in tracepoints {
+            let program_name = if typed(name) {
+                twin(name)
+            } else {
+                name.to_string()
+            };
             let program: &mut TracePoint = ebpf
-                .program_mut(name)
-                .with_context(|| format!("program {name} missing from the object"))?
+                .program_mut(&program_name)
+                .with_context(|| format!("program {program_name} missing from the object"))?
                 .try_into()?;
-            program
-                .load()
-                .with_context(|| format!("the verifier refused {name}"))?;
+            if !typed(name) {
+                program
+                    .load()
+                    .with_context(|| format!("the verifier refused {name}"))?;
+            }
             program
                 .attach(category, name)
                 .with_context(|| format!("attaching to tracepoint {category}/{name}"))?;
@@ -216,6 +276,7 @@ impl Probes {
             logger,
             counters,
             attached,
+            reads,
         };
         Ok((probes, events))
     }
@@ -227,15 +288,9 @@ impl Probes {
         self.flush_logs();
         if let Some(ebpf) = &mut self.ebpf {
             for name in DETACH_ORDER {
-                let unloaded = match ebpf.program_mut(name) {
-                    Some(Program::RawTracePoint(p)) => p.unload(),
-                    Some(Program::TracePoint(p)) => p.unload(),
-                    _ => Ok(()),
-                };
-                match unloaded {
-                    // The io_uring programs, on a kernel without IORING_OP_WAITID.
-                    Ok(()) | Err(ProgramError::NotLoaded) => {}
-                    Err(err) => log::warn!("detaching {name}: {err}"),
+                unload(ebpf, name);
+                if TWINS.contains(&name) {
+                    unload(ebpf, &twin(name));
                 }
             }
         }
@@ -296,9 +351,20 @@ mod tests {
                 "{listed} is listed but not in the object"
             );
         }
+        for base in TWINS {
+            assert!(
+                names.contains(&twin(base).as_str()),
+                "{base} has no typed twin in the object"
+            );
+        }
         assert_eq!(
-            unattached(["sched_process_fork", "new_probe"]),
+            unattached(["sched_process_fork", "new_probe", "sched_process_fork_btf"]),
             vec!["new_probe"]
+        );
+        // A `_btf` program with no base in TWINS is attached by nothing.
+        assert_eq!(
+            unattached(["signal_deliver_btf"]),
+            vec!["signal_deliver_btf"]
         );
     }
 

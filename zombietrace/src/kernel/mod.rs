@@ -7,4 +7,5 @@ pub mod least_privilege;
 pub mod loader;
 pub mod offsets;
 pub mod privilege;
+pub mod reads;
 pub mod tracefs;
