@@ -18,6 +18,7 @@
 //! `target/bench/<timestamp>.json` and `target/bench/latest.json`.
 
 mod measure;
+mod pairs;
 mod parse;
 mod peers;
 mod report;

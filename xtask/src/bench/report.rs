@@ -10,7 +10,8 @@ use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::{
-    measure::{Throughput, Traced},
+    measure::Throughput,
+    pairs::Traced,
     scenarios::{Burst, Scale, Stress},
     soakreport::Soak,
     targets::{Target, default_mode, targets},

@@ -18,7 +18,8 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
 use super::{
-    measure::{Ctx, Traced, traced},
+    measure::{Ctx, traced},
+    pairs::Traced,
     parse::{self, Seen},
     tracer::{self, Stopped, Tracer},
     workload::{self, LOOP_COMM, Load, Stop},
