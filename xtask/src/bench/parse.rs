@@ -50,7 +50,9 @@ impl Seen {
     pub fn load_reaps(&self, tracer: Tracer) -> Option<u64> {
         match tracer {
             Tracer::ZtText | Tracer::ZtJson => Some(self.reaps),
-            Tracer::ZtReport | Tracer::ZtMinZombie => self.summary.as_ref()?.load_reaped,
+            Tracer::ZtReport | Tracer::ZtReportProbe | Tracer::ZtMinZombie => {
+                self.summary.as_ref()?.load_reaped
+            }
             _ => None,
         }
     }
@@ -89,6 +91,7 @@ pub fn read(path: &Path, tracer: Tracer, parents: &[u32], comm: &str) -> Seen {
             }
             Tracer::ZtJson
             | Tracer::ZtReport
+            | Tracer::ZtReportProbe
             | Tracer::ZtMinZombie
             | Tracer::ZtNull
             | Tracer::ZtServe => {

@@ -235,11 +235,15 @@ pub fn print_scale(scale: &[Scale]) {
     );
     for s in scale {
         let seen = match s.tracer {
-            Tracer::ZtReport => s.seen.summary.as_ref().and_then(|x| x.load_zombies),
+            Tracer::ZtReport | Tracer::ZtReportProbe => {
+                s.seen.summary.as_ref().and_then(|x| x.load_zombies)
+            }
             _ => Some(s.seen.exits),
         };
         let reaped = match s.tracer {
-            Tracer::ZtReport => s.seen.summary.as_ref().and_then(|x| x.load_reaped),
+            Tracer::ZtReport | Tracer::ZtReportProbe => {
+                s.seen.summary.as_ref().and_then(|x| x.load_reaped)
+            }
             _ => Some(s.seen.reaps),
         };
         println!(

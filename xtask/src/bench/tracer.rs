@@ -35,6 +35,9 @@ pub enum Tracer {
     ZtJson,
     /// `zombietrace report --for 1h --json > file` (stopped by SIGINT): aggregates only
     ZtReport,
+    /// The same with `ZOMBIETRACE_READS=probe`: the kernel programs' probe-read variants, for
+    /// their cost against the BTF-typed ones (the cost case only)
+    ZtReportProbe,
     /// `zombietrace --min-zombie 1s --json > file`: aggregates, per-event lines filtered out
     ZtMinZombie,
     /// `zombietrace serve`, its /metrics scraped every second (as Prometheus would)
@@ -54,6 +57,7 @@ impl Tracer {
             Tracer::ZtNull => "zombietrace > /dev/null",
             Tracer::ZtJson => "zombietrace --json > file",
             Tracer::ZtReport => "zombietrace report --for",
+            Tracer::ZtReportProbe => "zombietrace report, probe reads",
             Tracer::ZtMinZombie => "zombietrace --min-zombie 1s",
             Tracer::ZtServe => "zombietrace serve, 1 s scrape",
             Tracer::Exitsnoop => "exitsnoop > file",
@@ -69,6 +73,7 @@ impl Tracer {
             Tracer::ZtNull => "zt_text_null",
             Tracer::ZtJson => "zt_json_file",
             Tracer::ZtReport => "zt_report",
+            Tracer::ZtReportProbe => "zt_report_probe_reads",
             Tracer::ZtMinZombie => "zt_min_zombie",
             Tracer::ZtServe => "zt_serve",
             Tracer::Exitsnoop => "exitsnoop",
@@ -84,6 +89,7 @@ impl Tracer {
                 | Tracer::ZtNull
                 | Tracer::ZtJson
                 | Tracer::ZtReport
+                | Tracer::ZtReportProbe
                 | Tracer::ZtMinZombie
                 | Tracer::ZtServe
         )
@@ -119,6 +125,10 @@ impl Tracer {
             }
             Tracer::ZtReport => {
                 cmd.args(["report", "--for", "1h", "--json"]);
+            }
+            Tracer::ZtReportProbe => {
+                cmd.args(["report", "--for", "1h", "--json"]);
+                cmd.env("ZOMBIETRACE_READS", "probe");
             }
             Tracer::ZtMinZombie => {
                 cmd.args(["--min-zombie", "1s", "--json"]);
