@@ -74,7 +74,14 @@ fn try_signal_generate<M: Mem>(sig: u32, info: *const u8, receiver: *const u8) -
         return Ok(());
     }
     // An exiting parent (exit_state not yet set) re-notifying one of its zombie children to
-    // the child's new parent (forget_original_parent → reparent_leader).
+    // the child's new parent (forget_original_parent → reparent_leader), which always sends
+    // SIGCHLD (it resets the child's exit signal first). Anything else this process sends while
+    // it exits is not a reparent: closing its files can send a queued SIGIO (F_SETSIG), whose
+    // si_code POLL_IN is CLD_EXITED's value and whose si_band lies where a child's pid would.
+    // A queued SIGIO whose F_SETSIG signal is SIGCHLD carries si_code SI_SIGIO, refused above.
+    if sig != SIGCHLD {
+        return Ok(());
+    }
     let si_pid: u32 = read(info, 16)?;
     let new_parent = receiver.group_leader()?;
     emit(&ReparentEvent {

@@ -312,7 +312,10 @@ impl Tracker {
         Some(open)
     }
 
-    /// The zombie a parent `parent` names as `pid` in its namespace at `level`.
+    /// The zombie a parent `parent` (or its ptracer) names as `pid` in its namespace at
+    /// `level`. Pid namespaces at one level share numbers (every container has its pid 7): a
+    /// zombie of another parent there is never the one meant, even when it is the only one
+    /// tracked (under a filter, the one meant may not be).
     fn find(&self, parent: u32, level: u32, pid: u32) -> Option<u32> {
         if pid == 0 {
             return None;
@@ -320,12 +323,10 @@ impl Tracker {
         if level == 0 {
             return self.open.contains_key(&pid).then_some(pid);
         }
-        let candidates = self.by_ns.get(&(level, pid))?;
-        candidates
-            .iter()
-            .copied()
-            .find(|t| self.open[t].zombie.ppid == parent)
-            .or_else(|| candidates.first().copied())
+        self.by_ns.get(&(level, pid))?.iter().copied().find(|t| {
+            let open = &self.open[t];
+            open.zombie.ppid == parent || open.tracer == Some(parent)
+        })
     }
 
     fn record_reap(&mut self, zombie: Zombie, release: Release, out: &mut Vec<Event>) {
@@ -367,5 +368,7 @@ fn own_nspid(nspids: &[u32]) -> Option<u32> {
     (nspids.len() > 1).then(|| nspids[nspids.len() - 1])
 }
 
+#[cfg(test)]
+mod ns_tests;
 #[cfg(test)]
 mod tests;
