@@ -24,6 +24,12 @@ use crate::duration::parse_duration;
     long_version = include_str!(concat!(env!("OUT_DIR"), "/long_version.txt")),
     about,
     long_about,
+    after_long_help = "Environment:\n  \
+ZOMBIETRACE_READS=typed|probe\n          \
+How the kernel programs read task fields: `typed`, plain loads the verifier checks against\n          \
+the kernel's BTF (the default from Linux 5.11), or `probe`, bpf_probe_read_kernel calls,\n          \
+slower (the default before 5.11). If the verifier refuses the typed programs, zombietrace\n          \
+says so and uses probe reads. The start-up line says which.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
