@@ -1,47 +1,25 @@
 //! Pids inside namespaces: one number at one level names a different process in each
 //! container, so a reparent or a wait there finds only the zombie of the parent that names it.
 
+use super::tests;
 use super::*;
 use crate::pipeline::{
     kernel_event::{Call, Reparent, WaitReturn, ZombieExit},
     test_host::HOST,
 };
-use crate::sys::wait_status::WaitStatus;
 
 /// Zombie `tgid` of parent `ppid`, pid `nspid` in its namespace at level 1.
 fn zombie(tgid: u32, ppid: u32, nspid: u32) -> ZombieExit {
-    ZombieExit {
-        ts_ns: 10,
-        tgid,
-        start_ns: 7,
-        ppid,
-        parent_start_ns: 1,
-        cgroup_id: None,
-        parent_cgroup_id: None,
-        orig_ppid: Some(ppid),
-        status: WaitStatus(0),
-        autoreap: None,
-        silent: false,
-        nspids: vec![tgid, nspid],
-        tracer: None,
-        comm: format!("child{tgid}"),
-        parent_comm: format!("parent{ppid}"),
-    }
+    let mut z = tests::zombie(tgid, 7, ppid, 10);
+    z.nspids = vec![tgid, nspid];
+    z
 }
 
 /// `reaper`'s wait4 in its namespace at level 1 returning `pid`.
 fn wait(reaper: u32, pid: u32) -> WaitReturn {
-    WaitReturn {
-        ts_ns: 50,
-        reaper_tgid: reaper,
-        pid,
-        ns_level: 1,
-        call: Call::Wait4,
-        status: Some(WaitStatus(0)),
-        comm: format!("parent{reaper}"),
-        entered_ns: None,
-        sigchld_ns: None,
-    }
+    let mut w = tests::wait(reaper, pid, 50, Call::Wait4);
+    w.ns_level = 1;
+    w
 }
 
 fn reparent(old_ppid: u32, new_ppid: u32, ns_pid: u32) -> Reparent {

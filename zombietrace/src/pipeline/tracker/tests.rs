@@ -11,7 +11,7 @@ fn tracker() -> Tracker {
     Tracker::new(Filter::default(), 0)
 }
 
-fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
+pub(super) fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
     ZombieExit {
         ts_ns,
         tgid,
@@ -31,7 +31,7 @@ fn zombie(tgid: u32, start_ns: u64, ppid: u32, ts_ns: u64) -> ZombieExit {
     }
 }
 
-fn wait(reaper: u32, pid: u32, ts_ns: u64, call: Call) -> WaitReturn {
+pub(super) fn wait(reaper: u32, pid: u32, ts_ns: u64, call: Call) -> WaitReturn {
     WaitReturn {
         ts_ns,
         reaper_tgid: reaper,
