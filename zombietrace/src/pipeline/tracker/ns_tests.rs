@@ -34,18 +34,17 @@ fn reparent(old_ppid: u32, new_ppid: u32, ns_pid: u32) -> Reparent {
     }
 }
 
+/// (zombie, reaper) of each reap.
 fn reaped(out: &[Event]) -> Vec<(u32, u32)> {
-    out.iter()
-        .filter_map(|e| match e {
-            Event::Reap(r) => Some((r.zombie.pid, r.reaper_pid)),
-            _ => None,
-        })
+    tests::reaps(out)
+        .iter()
+        .map(|r| (r.zombie.pid, r.reaper_pid))
         .collect()
 }
 
 #[test]
 fn a_wait_in_another_container_is_not_a_reap_of_this_one() {
-    let mut t = Tracker::new(Filter::default(), 0);
+    let mut t = tests::tracker();
     let mut out = Vec::new();
     // Container A's pid 7 (host 5000, parent 4000) is the one zombie tracked: container B's
     // pid 7 was filtered out.
@@ -59,7 +58,7 @@ fn a_wait_in_another_container_is_not_a_reap_of_this_one() {
 
 #[test]
 fn a_reparent_in_another_container_leaves_this_one_alone() {
-    let mut t = Tracker::new(Filter::default(), 0);
+    let mut t = tests::tracker();
     let mut out = Vec::new();
     t.handle(KernelEvent::Zombie(zombie(5000, 4000, 7)), &HOST, &mut out);
     // Container B's parent 6000 exits; its pid 7 goes to B's init 5900.
@@ -88,7 +87,7 @@ fn a_reparent_in_another_container_leaves_this_one_alone() {
 
 #[test]
 fn two_containers_pid_7_each_go_to_their_own_parent() {
-    let mut t = Tracker::new(Filter::default(), 0);
+    let mut t = tests::tracker();
     let mut out = Vec::new();
     t.handle(KernelEvent::Zombie(zombie(5000, 4000, 7)), &HOST, &mut out);
     t.handle(KernelEvent::Zombie(zombie(6100, 6000, 7)), &HOST, &mut out);

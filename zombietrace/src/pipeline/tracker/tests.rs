@@ -7,7 +7,7 @@ use crate::sys::wait_status::WaitStatus;
 
 const MS: u64 = 1_000_000;
 
-fn tracker() -> Tracker {
+pub(super) fn tracker() -> Tracker {
     Tracker::new(Filter::default(), 0)
 }
 
@@ -45,7 +45,7 @@ pub(super) fn wait(reaper: u32, pid: u32, ts_ns: u64, call: Call) -> WaitReturn 
     }
 }
 
-fn reaps(records: &[Event]) -> Vec<&Reap> {
+pub(super) fn reaps(records: &[Event]) -> Vec<&Reap> {
     records
         .iter()
         .filter_map(|r| match r {
